@@ -2,16 +2,37 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
-import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
+
+import { builtinModules } from 'node:module';
 
 /*
  * One direction of dependency (see README "Layout"):
  *   renderer -> api <- electron -> smime <- native ; org-node -> smime ; cli -> smime, native, org-node
- * The rules below make a wrong import a lint error rather than a review comment.
+ * ESLint's own no-restricted-imports does it on import strings, so no module resolver is needed
+ * (the resolver packages pull platform binaries that this registry mirror does not fully carry).
  */
 const socketsAndProcesses = ['net', 'tls', 'dgram', 'http', 'https', 'http2', 'child_process', 'cluster', 'worker_threads'];
 const withNodePrefix = (names) => names.flatMap((n) => [n, `node:${n}`]);
+const nodeBuiltins = [...new Set(builtinModules.filter((m) => !m.startsWith('_')).map((m) => m.replace(/^node:/, '')))];
+
+/** Patterns that match a relative or rooted import of a top-level folder. */
+const folder = (name) => [`**/${name}`, `**/${name}/**`, `${name}/**`];
+
+/** One no-restricted-imports rule per folder: forbidden folders plus forbidden packages. */
+function layer(message, folders, paths = []) {
+  return [
+    'error',
+    {
+      paths,
+      patterns: [{ group: folders.flatMap(folder), message }],
+    },
+  ];
+}
+
+const electronPkg = { name: 'electron', message: 'Only electron/ may use Electron.' };
+const reactPkgs = ['react', 'react-dom', 'react-dom/client'].map((name) => ({ name, message: 'Only renderer/ uses React.' }));
+const nodeBuiltinPaths = (message) => withNodePrefix(nodeBuiltins).map((name) => ({ name, message }));
 
 export default tseslint.config(
   {
@@ -25,61 +46,91 @@ export default tseslint.config(
       ecmaVersion: 2023,
       sourceType: 'module',
     },
-    plugins: { 'import-x': importX },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
-      'import-x/no-restricted-paths': [
-        'error',
-        {
-          zones: [
-            { target: './smime', from: ['./electron', './renderer', './native', './org-node', './cli', './api'], message: 'The S/MIME core depends on nothing of the app.' },
-            { target: './api', from: ['./electron', './renderer', './native', './org-node', './cli', './smime'], message: 'The typed API is a leaf: types and validators only.' },
-            { target: './renderer', from: ['./electron', './native', './org-node', './cli', './smime', './scripts'], message: 'The renderer talks only to the typed API (api/).' },
-            { target: './native', from: ['./electron', './renderer', './org-node', './cli', './api'], message: 'native/ implements core interfaces; it knows no app layer.' },
-            { target: './org-node', from: ['./electron', './renderer', './native', './cli', './api'], message: 'The org node builds on the S/MIME core only.' },
-            { target: './electron', from: ['./renderer', './org-node', './cli'], message: 'The Electron main process uses api/, smime/ and native/ only.' },
-          ],
-        },
-      ],
     },
   },
   {
-    files: ['smime/**/*.ts'],
+    files: ['smime/**'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            ...withNodePrefix([...socketsAndProcesses, 'fs', 'fs/promises']).map((name) => ({ name, message: 'The S/MIME core does no I/O: take bytes as arguments.' })),
-            { name: 'electron', message: 'The S/MIME core knows no Electron.' },
-            { name: 'react', message: 'The S/MIME core knows no React.' },
-          ],
-        },
-      ],
+      'no-restricted-imports': layer(
+        'The S/MIME core depends on nothing of the app.',
+        ['electron', 'renderer', 'native', 'org-node', 'cli', 'api', 'test', 'scripts'],
+        [
+          ...withNodePrefix([...socketsAndProcesses, 'fs', 'fs/promises']).map((name) => ({
+            name,
+            message: 'The S/MIME core does no I/O: take bytes as arguments.',
+          })),
+          { name: 'electron', message: 'The S/MIME core knows no Electron.' },
+          ...reactPkgs,
+        ],
+      ),
     },
   },
   {
-    files: ['api/**/*.ts', 'renderer/**/*.ts', 'renderer/**/*.tsx'],
+    files: ['api/**'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {
-      'import-x/no-nodejs-modules': 'error',
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'Use the typed API (window.ssmax), never Electron directly.' }] }],
+      'no-restricted-imports': layer(
+        'The typed API is a leaf: types and validators only.',
+        ['electron', 'renderer', 'native', 'org-node', 'cli', 'smime', 'test', 'scripts'],
+        [...nodeBuiltinPaths('The typed API is shared with the renderer: no Node modules.'), electronPkg, ...reactPkgs],
+      ),
     },
   },
   {
-    files: ['native/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'native/ runs in a utility process or plain Node; no Electron.' }] }],
-    },
-  },
-  {
-    files: ['renderer/**/*.tsx', 'renderer/**/*.ts'],
+    files: ['renderer/**'],
+    languageOptions: { globals: { ...globals.browser } },
     plugins: { 'react-hooks': reactHooks },
     rules: {
+      'no-restricted-imports': layer(
+        'The renderer talks only to the typed API (api/).',
+        ['electron', 'native', 'org-node', 'cli', 'smime', 'scripts'],
+        [
+          ...nodeBuiltinPaths('The renderer runs sandboxed: no Node modules.'),
+          { name: 'electron', message: 'Use the typed API (window.ssmax), never Electron directly.' },
+        ],
+      ),
       'react-hooks/rules-of-hooks': 'error',
       'react-hooks/exhaustive-deps': 'error',
+    },
+  },
+  {
+    files: ['native/**'],
+    rules: {
+      'no-restricted-imports': layer(
+        'native/ implements core interfaces; it knows no app layer.',
+        ['electron', 'renderer', 'org-node', 'cli', 'api', 'test', 'scripts'],
+        [{ name: 'electron', message: 'native/ runs in a utility process or plain Node; no Electron.' }, ...reactPkgs],
+      ),
+    },
+  },
+  {
+    files: ['org-node/**'],
+    rules: {
+      'no-restricted-imports': layer(
+        'The org node builds on the S/MIME core only.',
+        ['electron', 'renderer', 'native', 'cli', 'api', 'test', 'scripts'],
+        [electronPkg, ...reactPkgs],
+      ),
+    },
+  },
+  {
+    files: ['electron/**'],
+    rules: {
+      'no-restricted-imports': layer(
+        'The Electron main process uses api/, smime/ and native/ only.',
+        ['renderer', 'org-node', 'cli', 'test', 'scripts'],
+        reactPkgs,
+      ),
+    },
+  },
+  {
+    files: ['cli/**'],
+    rules: {
+      'no-restricted-imports': layer('The CLI never reaches into the desktop app.', ['electron', 'renderer', 'test', 'scripts'], [electronPkg, ...reactPkgs]),
     },
   },
 );
