@@ -53,6 +53,8 @@ function installExitHook(): void {
   };
   process.once('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    // A program that handles the signal itself (the demo stops its services cleanly) keeps it.
+    if (process.listenerCount(sig) > 0) continue;
     process.once(sig, () => {
       killAll();
       process.exit(130);
