@@ -8,7 +8,7 @@ import { builtinModules } from 'node:module';
 
 /*
  * One direction of dependency (see README "Layout"):
- *   renderer -> api <- electron -> smime <- native ; org-node -> smime ; cli -> smime, native, org-node
+ *   renderer -> api <- electron -> client -> smime <- native ; org-node -> smime ; cli -> smime, native, org-node
  * ESLint's own no-restricted-imports does it on import strings, so no module resolver is needed
  * (the resolver packages pull platform binaries that this registry mirror does not fully carry).
  */
@@ -118,10 +118,20 @@ export default tseslint.config(
     },
   },
   {
+    files: ['client/**'],
+    rules: {
+      'no-restricted-imports': layer(
+        'Client services run in plain Node as well as in Electron: no Electron, no UI.',
+        ['electron', 'renderer', 'org-node', 'cli', 'test', 'scripts'],
+        [electronPkg, ...reactPkgs],
+      ),
+    },
+  },
+  {
     files: ['electron/**'],
     rules: {
       'no-restricted-imports': layer(
-        'The Electron main process uses api/, smime/ and native/ only.',
+        'The Electron main process uses api/, client/, smime/ and native/ only.',
         ['renderer', 'org-node', 'cli', 'test', 'scripts'],
         reactPkgs,
       ),

@@ -31,6 +31,8 @@ describe('layering rules', () => {
     ['org-node/x.ts', "import { a } from '../native/piv/card';\nexport const b = a;\n", 'no-restricted-imports'],
     ['electron/x.ts', "import { a } from '../renderer/app';\nexport const b = a;\n", 'no-restricted-imports'],
     ['api/x.ts', "import { a } from '../smime/chain/verify';\nexport const b = a;\n", 'no-restricted-imports'],
+    ['client/x.ts', "import { app } from 'electron';\nexport const a = app;\n", 'no-restricted-imports'],
+    ['client/x.ts', "import { a } from '../electron/main';\nexport const b = a;\n", 'no-restricted-imports'],
   ];
   it.each(forbidden)('%s: forbids %j', async (file, code, rule) => {
     expect(await ruleIdsFor(file, code)).toContain(rule);
@@ -43,6 +45,8 @@ describe('layering rules', () => {
     ['org-node/x.ts', "import { a } from '../smime/cms/sign';\nexport const b = a;\n"],
     ['native/piv/x.ts', "import { a } from '../../smime/keys/signer';\nexport const b = a;\n"],
     ['electron/x.ts', "import { a } from '../api/app-api';\nexport const b = a;\n"],
+    ['electron/x.ts', "import { a } from '../client/services';\nexport const b = a;\n"],
+    ['client/x.ts', "import { a } from '../native/piv/card';\nexport const b = a;\n"],
     ['renderer/x.tsx', "import { a } from '../api/app-api';\nexport const b = a;\n"],
   ];
   it.each(allowed)('%s: allows %j', async (file, code) => {
