@@ -1,0 +1,3 @@
+export { CERTIFICATE_ROLES, SSMAX_ARC, normaliseOid, roleOfPolicy, ssmaxAttributeOid, ssmaxModuleOid, ssmaxPolicyOid, type CertificateRole } from './oids';
+export { ProfileError } from './errors';
+export * from './profile';
