@@ -1,3 +1,8 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClamdSizeLimitError,
@@ -15,6 +20,7 @@ import {
   reportedName,
 } from './clamav-signatures';
 import { startClamd, type ClamdHandle } from './clamd';
+import { waitFor } from './process';
 
 // Small limit so that the over-limit case needs only a little more than 1 MiB.
 const STREAM_MAX_LENGTH = 1024 * 1024;
@@ -92,5 +98,31 @@ describe('clamd harness with the project test signature database', () => {
     expect((err as ClamdError).message).toMatch(/StreamMaxLength/);
     // clamd is still serving after refusing the stream.
     expect(await track(scanBuffer(clamd.address, Buffer.from('still alive')))).toEqual({ status: 'clean' });
+  });
+
+  it('clamd dies with a test process that is SIGKILLed (no exit hook runs then)', async () => {
+    const script = fileURLToPath(new URL('./clamd-child.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let started: { pid: number; dir: string } | undefined;
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`clamd-child exited early with ${code}`)));
+      });
+      started = JSON.parse(line) as { pid: number; dir: string };
+      const pid = started.pid;
+      expect(existsSync(`/proc/${pid}`)).toBe(true);
+      child.kill('SIGKILL');
+      await waitFor('the orphaned clamd to exit', () => (existsSync(`/proc/${pid}`) ? undefined : true), {
+        timeoutMs: 10_000,
+      });
+    } finally {
+      child.kill('SIGKILL');
+      // When the test fails, clamd is still running: do not leave it behind.
+      if (started && existsSync(`/proc/${started.pid}`)) process.kill(started.pid, 'SIGKILL');
+      if (started) await rm(started.dir, { recursive: true, force: true });
+    }
   });
 });
