@@ -1,0 +1,70 @@
+import { join, resolve } from 'node:path';
+import { Daemon, HarnessError, makeWorkDir, disposeWorkDir, tailOf, waitFor, type ServiceHandle, type StopOptions } from './process';
+import type { PcscdHandle } from './pcsc';
+
+const repo = resolve(import.meta.dirname, '../..');
+const tsx = join(repo, 'node_modules/.bin/tsx');
+const main = join(repo, 'native/virtual-card/main.ts');
+
+export interface VirtualCardOptions {
+  /** State file; default a fresh card in the handle's dir. Reuse it to "re-insert" the same card. */
+  stateFile?: string;
+  /** Fault injection for tests (hex INS). */
+  delayIns?: number;
+  delayMs?: number;
+  silentIns?: number;
+  verbose?: boolean;
+}
+
+export interface VirtualCardHandle extends ServiceHandle {
+  readonly stateFile: string;
+  readonly pid: number | undefined;
+  /** Pulls the card out abruptly (SIGKILL), as a user yanking it mid-operation. */
+  yank(): Promise<void>;
+}
+
+/** Runs the virtual PIV card process (native/virtual-card/main.ts) inserted into the pcscd's vpcd slot. */
+export async function startVirtualCard(pcscd: PcscdHandle, opts: VirtualCardOptions = {}): Promise<VirtualCardHandle> {
+  const name = 'virtual-card';
+  const dir = await makeWorkDir(name);
+  const stateFile = opts.stateFile ?? join(dir, 'card.json');
+  const logFile = join(dir, 'card.log');
+  const hex = (n: number): string => n.toString(16);
+  const args = [
+    main,
+    '--state',
+    stateFile,
+    '--host',
+    pcscd.vpcd.host,
+    '--port',
+    String(pcscd.vpcd.port),
+    ...(opts.delayIns !== undefined ? ['--delay-ins', hex(opts.delayIns), '--delay-ms', String(opts.delayMs ?? 5_000)] : []),
+    ...(opts.silentIns !== undefined ? ['--silent-ins', hex(opts.silentIns)] : []),
+    ...(opts.verbose ? ['--verbose'] : []),
+  ];
+  const daemon = new Daemon({ name, command: tsx, args, logFile, cwd: repo });
+  try {
+    // Present for PC/SC clients once pcscd has powered it up, not merely when the TCP link is up.
+    await waitFor('virtual card powered up by pcscd', () => (/^control power-on$/m.test(tailOf(logFile, 400)) ? true : undefined), { daemon, timeoutMs: 30_000 });
+  } catch (err) {
+    await daemon.stop();
+    throw new HarnessError('virtual card did not start', name, { cause: err });
+  }
+  return {
+    name,
+    dir,
+    stateFile,
+    get pid() {
+      return daemon.pid;
+    },
+    logTail: (lines?: number) => daemon.logTail(lines),
+    async yank() {
+      daemon.child.kill('SIGKILL');
+      await daemon.waitExit(5_000);
+    },
+    async stop(stopOpts?: StopOptions) {
+      await daemon.stop();
+      await disposeWorkDir(name, dir, stopOpts);
+    },
+  };
+}
