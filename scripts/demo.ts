@@ -19,9 +19,11 @@ async function stopAll(): Promise<void> {
 
 async function main(): Promise<void> {
   // Registered before any service starts, so Ctrl-C stops them cleanly instead of killing them.
+  // Ctrl-C reaches npm, tsx and this process at once, so the signal can arrive twice: keep
+  // handling it (a second default SIGINT would kill us mid-shutdown and orphan the daemons).
   const interrupted = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    process.on('SIGINT', () => resolve());
+    process.on('SIGTERM', () => resolve());
   });
   console.log('SSMAX demo: starting the services the product runs on…');
   const dovecot = await startDovecot({ users: [{ address: 'alice@a.example', password: 'demo' }] });

@@ -38,10 +38,6 @@ export interface ClamdHandle extends ServiceHandle {
 
 const NAME = 'clamd';
 const CLAMD = '/usr/sbin/clamd';
-// setpriv (util-linux) sets PR_SET_PDEATHSIG and then execs clamd, which keeps the PID: if the
-// test process is SIGKILLed (say, by a runner timeout), its exit hook never runs, and without
-// this clamd would live on, orphaned, holding its port.
-const SETPRIV = '/usr/bin/setpriv';
 
 export async function startClamd(opts: ClamdOptions = {}): Promise<ClamdHandle> {
   const streamMaxLength = opts.streamMaxLength ?? 8 * 1024 * 1024;
@@ -78,8 +74,8 @@ export async function startClamd(opts: ClamdOptions = {}): Promise<ClamdHandle> 
 
   const daemon = new Daemon({
     name: NAME,
-    command: SETPRIV,
-    args: ['--pdeathsig', 'KILL', '--', CLAMD, '--foreground', `--config-file=${configFile}`],
+    command: CLAMD,
+    args: ['--foreground', `--config-file=${configFile}`],
     logFile: join(dir, 'clamd.log'),
     cwd: dir,
   });

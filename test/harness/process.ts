@@ -35,6 +35,7 @@ export class HarnessError extends Error {
   }
 }
 
+const SETPRIV = '/usr/bin/setpriv';
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -116,7 +117,13 @@ export class Daemon {
   constructor(readonly spec: DaemonSpec) {
     installExitHook();
     const log = createWriteStream(spec.logFile, { flags: 'a' });
-    this.child = spawn(spec.command, [...spec.args], {
+    // setpriv (util-linux) sets PR_SET_PDEATHSIG and then execs the daemon, which keeps the PID:
+    // if this process is SIGKILLed (a runner timeout, a second Ctrl-C) its exit hook never runs,
+    // and without this the daemon would live on, orphaned, holding its ports.
+    const [command, args] = existsSync(SETPRIV)
+      ? [SETPRIV, ['--pdeathsig', 'KILL', '--', spec.command, ...spec.args]]
+      : [spec.command, [...spec.args]];
+    this.child = spawn(command, args, {
       cwd: spec.cwd,
       env: spec.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
