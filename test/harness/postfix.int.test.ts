@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
@@ -184,12 +188,38 @@ describe('private Postfix with an after-queue content filter, delivering to Dove
   it('leaves no Postfix process or directory behind when a second instance is stopped', async () => {
     const second = await startPostfix({ contentFilter: false });
     expect(second.smtp.port).not.toBe(postfix.smtp.port);
-    const masterPid = Number(readFileSync(`${second.dir}/queue/pid/master.pid`, 'utf8').trim());
+    const masterPid = second.masterPid;
+    expect(Number(readFileSync(`${second.dir}/queue/pid/master.pid`, 'utf8').trim())).toBe(masterPid);
     expect(findProcesses((p) => p.pgrp === masterPid).length).toBeGreaterThan(0);
 
     await second.stop();
     // SSMAX_KEEP_LOGS=1 keeps the directory on purpose.
     expect(existsSync(second.dir)).toBe(keepLogsRequested());
     expect(findProcesses((p) => p.pid === masterPid || p.pgrp === masterPid)).toEqual([]);
+  });
+
+  it('stops Postfix when the process that started it is SIGKILLed (no exit hook runs)', async () => {
+    const script = fileURLToPath(new URL('./postfix-child.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let started: { masterPid: number; dir: string } | undefined;
+    const instanceProcesses = (pid: number) => findProcesses((p) => p.pid === pid || p.pgrp === pid);
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`postfix-child exited early with ${code}`)));
+      });
+      started = JSON.parse(line) as { masterPid: number; dir: string };
+      const masterPid = started.masterPid;
+      expect(instanceProcesses(masterPid).length).toBeGreaterThan(0);
+      child.kill('SIGKILL');
+      await waitFor('the orphaned Postfix to exit', () => (instanceProcesses(masterPid).length === 0 ? true : undefined), {
+        timeoutMs: 15_000,
+      });
+    } finally {
+      child.kill('SIGKILL');
+      // When the test fails, Postfix is still running: do not leave it behind.
+      if (started && instanceProcesses(started.masterPid).length > 0) process.kill(started.masterPid, 'SIGTERM');
+      if (started) await rm(started.dir, { recursive: true, force: true });
+    }
   });
 });

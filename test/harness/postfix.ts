@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +63,8 @@ export interface PostfixHandle extends ServiceHandle {
   readonly reinject: Endpoint;
   /** Where Postfix hands mail to the content filter; undefined for a plain relay. */
   readonly filter: Endpoint | undefined;
+  /** PID of the Postfix master; its workers are in its process group. */
+  readonly masterPid: number;
   /** The private config directory (main.cf, master.cf), for `postfix -c` / `postconf -c`. */
   readonly configDir: string;
   /** Sets main.cf parameters and reloads the running instance. */
@@ -243,8 +245,9 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixHa
     await stopMaster(started, masterPidFile);
     throw new HarnessError(`started but wrote no ${masterPidFile}:\n${logTail()}`, SERVICE);
   }
-  // The generic exit hook kills only our direct child (the postfix-script shell). The master runs
-  // in its own session (setsid), so a dying test runner must signal it by PID to take the workers down.
+  // The generic exit hook and the parent-death signal reach only our direct child (the postfix-script
+  // shell). The master runs in its own session (setsid), so it must be signalled by PID: here when
+  // this process exits normally, by the watchdog when it is SIGKILLed and no exit hook runs.
   const onExit = (): void => {
     try {
       process.kill(masterPid, 'SIGTERM');
@@ -253,6 +256,7 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixHa
     }
   };
   process.once('exit', onExit);
+  const watchdog = startMasterWatchdog(masterPid);
 
   const postconf = async (params: Readonly<Record<string, string>>): Promise<void> => {
     const assignments = Object.entries(params).map(([k, v]) => `${k}=${v}`);
@@ -268,6 +272,7 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixHa
     name: SERVICE,
     dir,
     configDir,
+    masterPid,
     smtp,
     reinject,
     filter: filterPort === undefined ? undefined : { host: HOST, port: filterPort },
@@ -292,11 +297,33 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixHa
       }
     },
     async stop(stopOpts?: StopOptions) {
+      stopWatchdog(watchdog);
       await stopMaster(started, masterPidFile, masterPid);
       process.removeListener('exit', onExit);
       await disposeWorkDir(SERVICE, dir, stopOpts);
     },
   };
+}
+
+/**
+ * A detached shell that polls for this Node process and SIGTERMs the master once it is gone. The
+ * master then stops its workers. Detached, so a kill of our process group does not take it along.
+ */
+function startMasterWatchdog(masterPid: number): ChildProcess {
+  const script = 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -TERM "$1" 2>/dev/null';
+  const child = spawn('sh', ['-c', script, String(process.pid), String(masterPid)], { detached: true, stdio: 'ignore' });
+  child.unref();
+  return child;
+}
+
+function stopWatchdog(watchdog: ChildProcess): void {
+  if (watchdog.pid === undefined) return;
+  try {
+    // Its own process group (detached): the shell and its current `sleep`.
+    process.kill(-watchdog.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
 }
 
 function readMasterPid(file: string): number | undefined {
