@@ -4,6 +4,7 @@
  * byte offsets) so nothing is lost that a signature covers.
  */
 import libmime from 'libmime';
+import addressparser from 'nodemailer/lib/addressparser';
 
 /** One header field as it appeared on the wire. */
 export interface HeaderField {
@@ -81,6 +82,12 @@ export function parseStructured(value: string): StructuredValue {
   return { value: (parsed.value ?? '').trim().toLowerCase(), params };
 }
 
+export interface Mailbox {
+  /** Display name, decoded; '' when absent. */
+  readonly name: string;
+  readonly address: string;
+}
+
 /** The header section of one entity. Lookups are case-insensitive; order and duplicates are kept. */
 export class MimeHeaders {
   constructor(readonly fields: readonly HeaderField[]) {}
@@ -105,6 +112,20 @@ export class MimeHeaders {
   getDecoded(name: string): string | undefined {
     const v = this.get(name);
     return v === undefined ? undefined : decodeWords(v);
+  }
+
+  /**
+   * Mailboxes of an address field (From, To, Cc …), groups flattened, display names RFC 2047
+   * decoded *after* parsing, so an encoded comma or angle bracket cannot forge a second address.
+   */
+  getAddresses(name: string): Mailbox[] {
+    const out: Mailbox[] = [];
+    for (const value of this.getAll(name)) {
+      for (const a of addressparser(value, { flatten: true })) {
+        out.push({ name: decodeWords(a.name ?? '').trim(), address: (a.address ?? '').trim() });
+      }
+    }
+    return out;
   }
 
   count(name: string): number {
