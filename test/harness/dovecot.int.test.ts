@@ -1,9 +1,13 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SPECIAL_USE_MAILBOXES, startDovecot, type DovecotHandle, type Endpoint, type MailUser } from './dovecot';
-import { keepLogsRequested } from './process';
+import { keepLogsRequested, waitFor } from './process';
 import { findProcesses } from './procfs';
 
 const alice: MailUser = { address: 'alice@org-a.test', password: 'alice-imap-secret' };
@@ -143,5 +147,32 @@ describe('private Dovecot (IMAP + LMTP)', () => {
     const again = imapClient(dovecot.imap, alice);
     await again.connect();
     await again.logout();
+  });
+
+  it('stops Dovecot and its workers when the process that started it is SIGKILLed (no exit hook runs)', async () => {
+    const script = fileURLToPath(new URL('./dovecot-child.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let started: { instance: string; dir: string } | undefined;
+    const instanceProcesses = (s: { instance: string; dir: string }) =>
+      findProcesses((p) => p.cmdline.includes(s.dir) || p.cmdline.startsWith(`dovecot-${s.instance}/`));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`dovecot-child exited early with ${code}`)));
+      });
+      started = JSON.parse(line) as { instance: string; dir: string };
+      const running = started;
+      // The master forks its log, config and anvil workers right after binding the listeners.
+      await waitFor('dovecot workers to start', () => (instanceProcesses(running).length > 1 ? true : undefined), { timeoutMs: 10_000 });
+      child.kill('SIGKILL');
+      await waitFor('the orphaned Dovecot to exit', () => (instanceProcesses(running).length === 0 ? true : undefined), {
+        timeoutMs: 15_000,
+      });
+    } finally {
+      child.kill('SIGKILL');
+      // When the test fails, Dovecot is still running: do not leave it behind.
+      for (const p of started ? instanceProcesses(started) : []) process.kill(p.pid, 'SIGKILL');
+      if (started) await rm(started.dir, { recursive: true, force: true });
+    }
   });
 });

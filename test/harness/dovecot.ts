@@ -141,6 +141,14 @@ service lmtp {
     port = ${p.lmtpPort}
   }
 }
+# Anvil's auth penalty delays every login from an IP for 2..15 s after a failed one (tests that
+# check a wrong password would slow down all later logins). The auth process (user dovecot) cannot
+# connect to a socket of mode 0 and then runs without penalties.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 namespace inbox {
   inbox = yes
   separator = /
