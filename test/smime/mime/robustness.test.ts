@@ -47,7 +47,7 @@ describe('nesting limits', () => {
     const ok = parseMessage(nestedMultipart(32)); // 32 multipart levels (depths 0–31), the text leaf at depth 32
     const leaf = [...walkEntities(ok.root)].at(-1)!;
     expect(leaf.depth).toBe(32);
-    expect(leaf.text()).toBe('innermost');
+    expect(leaf.text()).toBe('innermost\r\n');
     expect(() => parseMessage(nestedMultipart(33))).toThrow(MimeNestingError);
   });
 
