@@ -1,0 +1,20 @@
+export { CmsFormatError, DecryptionError, SigningError, UnsupportedAlgorithmError } from './errors';
+export { OID } from './oids';
+export { signData, type SignOptions } from './sign';
+export { verifySignedData, type Reason, type ReasonCode, type SignatureCheck, type SignatureStatus, type SignedDataResult, type VerifyOptions } from './verify';
+export { countersign, lastLinkPath, type CountersignOptions } from './countersign';
+export { readSignedData, type SignedDataView, type SignerInfoView, type SignerIdentifier } from './signed-data';
+export {
+  HOPS,
+  VERDICTS,
+  SsmaxAttributeError,
+  decodeInspectionAttestation,
+  decodeSmtpEnvelope,
+  encodeInspectionAttestation,
+  encodeSmtpEnvelope,
+  type AttachmentVerdict,
+  type Hop,
+  type InspectionAttestation,
+  type SmtpEnvelope,
+  type Verdict,
+} from './ssmax-attributes';
