@@ -30,7 +30,7 @@ describe.each([
     expect(Buffer.from(ok.signers[0]?.certificate ?? [])).toEqual(Buffer.from(pki.org.employee.signature.der));
 
     const other = Uint8Array.from(mimeEntity);
-    other[other.length - 3] ^= 1;
+    other[other.length - 3] = (other[other.length - 3] ?? 0) ^ 1;
     const bad = verifySignedData(cms, { detachedContent: other });
     expect(bad.signers[0]?.status).toBe('invalid');
     expect(bad.signers[0]?.reasons.map((r) => r.code)).toEqual(['digest-mismatch']);
