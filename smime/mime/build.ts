@@ -80,7 +80,8 @@ export function messageHeaderList(h: MessageHeaders): HeaderInput[] {
 
 function toMimeNodeValue(value: HeaderInput['value']): Parameters<typeof MimeNode.encodeHeaderValue>[1] {
   if (value instanceof Date || typeof value === 'string') return value;
-  if (Array.isArray(value)) return value.map((a) => (typeof a === 'string' ? a : { name: a.name ?? '', address: a.address }));
+  if (Array.isArray(value))
+    return value.map((a) => (typeof a === 'string' ? a : { name: a.name ?? '', address: a.address }));
   return { name: value.name ?? '', address: value.address };
 }
 
@@ -112,7 +113,8 @@ export function renderHeaders(headers: readonly HeaderInput[]): string {
  * 25 MB body costs one output allocation and no string concatenation.
  */
 export function base64Lines(data: Uint8Array, lineLength = 76): Buffer {
-  if (lineLength < 4 || lineLength % 4 !== 0) throw new MimeBuildError('Base64 line length must be a multiple of 4.');
+  if (lineLength < 4 || lineLength % 4 !== 0)
+    throw new MimeBuildError('Base64 line length must be a multiple of 4.');
   const input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const encodedLength = Math.ceil(input.length / 3) * 4;
   const lines = Math.ceil(encodedLength / lineLength);
@@ -187,7 +189,9 @@ export function buildRfc822Part(message: Buffer, filename = 'forwarded.eml'): Bu
     renderHeader({ name: 'Content-Transfer-Encoding', value: eightBit ? '8bit' : '7bit' }) +
     libmime.foldLines(
       'Content-Disposition: ' +
-        libmime.buildHeaderValue({ value: 'attachment', params: { filename } } as Parameters<typeof libmime.buildHeaderValue>[0]),
+        libmime.buildHeaderValue({ value: 'attachment', params: { filename } } as Parameters<
+          typeof libmime.buildHeaderValue
+        >[0]),
       76,
     ) +
     CRLF +
@@ -199,18 +203,29 @@ function fillContent(node: MimeNode, type: string, content: ContentInput, option
   const addBody = (target: MimeNode): void => {
     if (content.text !== undefined && content.html !== undefined) {
       const alt = target.createChild('multipart/alternative', nodeOptions(options));
-      alt.createChild('text/plain; charset=utf-8', nodeOptions(options)).setContent(normaliseText(content.text));
-      alt.createChild('text/html; charset=utf-8', nodeOptions(options)).setContent(normaliseText(content.html));
+      alt
+        .createChild('text/plain; charset=utf-8', nodeOptions(options))
+        .setContent(normaliseText(content.text));
+      alt
+        .createChild('text/html; charset=utf-8', nodeOptions(options))
+        .setContent(normaliseText(content.html));
     } else if (content.html !== undefined) {
-      target.createChild('text/html; charset=utf-8', nodeOptions(options)).setContent(normaliseText(content.html));
+      target
+        .createChild('text/html; charset=utf-8', nodeOptions(options))
+        .setContent(normaliseText(content.html));
     } else {
-      target.createChild('text/plain; charset=utf-8', nodeOptions(options)).setContent(normaliseText(content.text ?? ''));
+      target
+        .createChild('text/plain; charset=utf-8', nodeOptions(options))
+        .setContent(normaliseText(content.text ?? ''));
     }
   };
   if (type === 'multipart/mixed') {
     addBody(node);
     for (const a of content.attachments ?? []) {
-      const child = node.createChild(a.contentType ?? libmime.detectMimeType(a.filename), { ...nodeOptions(options), filename: a.filename });
+      const child = node.createChild(a.contentType ?? libmime.detectMimeType(a.filename), {
+        ...nodeOptions(options),
+        filename: a.filename,
+      });
       child.setHeader('Content-Disposition', a.disposition ?? 'attachment');
       if (a.contentId) child.setHeader('Content-ID', `<${a.contentId}>`);
       child.setContent(Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength));
@@ -219,8 +234,12 @@ function fillContent(node: MimeNode, type: string, content: ContentInput, option
       node.createChild(false, nodeOptions(options)).setRaw(buildRfc822Part(f.message, f.filename));
     }
   } else if (type === 'multipart/alternative') {
-    node.createChild('text/plain; charset=utf-8', nodeOptions(options)).setContent(normaliseText(content.text ?? ''));
-    node.createChild('text/html; charset=utf-8', nodeOptions(options)).setContent(normaliseText(content.html ?? ''));
+    node
+      .createChild('text/plain; charset=utf-8', nodeOptions(options))
+      .setContent(normaliseText(content.text ?? ''));
+    node
+      .createChild('text/html; charset=utf-8', nodeOptions(options))
+      .setContent(normaliseText(content.html ?? ''));
   } else if (type.startsWith('text/html')) {
     node.setContent(normaliseText(content.html ?? ''));
   } else {
@@ -263,7 +282,11 @@ export async function buildContentEntity(
 }
 
 /** A complete unsigned message: headers plus content. */
-export async function buildMessage(headers: MessageHeaders, content: ContentInput, options: BuildOptions = {}): Promise<Buffer> {
+export async function buildMessage(
+  headers: MessageHeaders,
+  content: ContentInput,
+  options: BuildOptions = {},
+): Promise<Buffer> {
   return buildContentEntity(content, { ...options, rootHeaders: messageHeaderList(headers) });
 }
 
@@ -282,17 +305,23 @@ export interface MultipartSignedInput {
 /** multipart/signed; protocol="application/pkcs7-signature" (RFC 8551 §3.5.3). */
 export function buildMultipartSigned(input: MultipartSignedInput): Buffer {
   if (countBareLf(input.signedPart) > 0) {
-    throw new MimeBuildError('The signed part must use CRLF line endings exactly as it was signed (canonicalise before signing).');
+    throw new MimeBuildError(
+      'The signed part must use CRLF line endings exactly as it was signed (canonicalise before signing).',
+    );
   }
   const digests = Array.isArray(input.digest) ? input.digest : [input.digest];
-  if (digests.length === 0) throw new MimeBuildError('multipart/signed needs at least one digest algorithm for micalg.');
+  if (digests.length === 0)
+    throw new MimeBuildError('multipart/signed needs at least one digest algorithm for micalg.');
   const boundary = chooseBoundary(input.options?.boundaryBase, 'signed', [input.signedPart]);
   const micalg = [...new Set(digests.map(micalgFor))].join(',');
   const head =
     renderHeaders(input.headers ?? []) +
     'MIME-Version: 1.0' +
     CRLF +
-    libmime.foldLines(`Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg="${micalg}"; boundary="${boundary}"`, 76) +
+    libmime.foldLines(
+      `Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg="${micalg}"; boundary="${boundary}"`,
+      76,
+    ) +
     CRLF +
     CRLF +
     'This is a cryptographically signed message in MIME format.' +
@@ -349,7 +378,10 @@ export function buildPkcs7Mime(input: Pkcs7MimeInput): Buffer {
     renderHeaders(input.headers ?? []) +
     'MIME-Version: 1.0' +
     CRLF +
-    libmime.foldLines(`Content-Type: application/pkcs7-mime; smime-type=${input.smimeType}; name="${name}"${extra}`, 76) +
+    libmime.foldLines(
+      `Content-Type: application/pkcs7-mime; smime-type=${input.smimeType}; name="${name}"${extra}`,
+      76,
+    ) +
     CRLF +
     'Content-Transfer-Encoding: base64' +
     CRLF +

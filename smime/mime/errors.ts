@@ -28,7 +28,10 @@ export class MimeLimitError extends MimeError {
 /** MIME entities nested deeper than the limit (a classic resource-exhaustion trick). */
 export class MimeNestingError extends MimeLimitError {
   override readonly name: string = 'MimeNestingError';
-  constructor(max: number, readonly path: string) {
+  constructor(
+    max: number,
+    readonly path: string,
+  ) {
     super('depth', max, `The message is nested more than ${max} levels deep and cannot be displayed safely.`);
   }
 }

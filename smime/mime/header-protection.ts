@@ -37,7 +37,15 @@ export type HeaderProtectionMode = 'cipher' | 'clear';
 export type HeaderConfidentialityPolicy = 'baseline' | 'none';
 
 /** The header fields SSMAX protects and compares (SPEC §5). */
-export const PROTECTED_HEADER_NAMES = ['From', 'To', 'Cc', 'Reply-To', 'Subject', 'Date', 'Message-ID'] as const;
+export const PROTECTED_HEADER_NAMES = [
+  'From',
+  'To',
+  'Cc',
+  'Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+] as const;
 
 export const OBSCURED_SUBJECT = '[...]';
 
@@ -48,9 +56,15 @@ export interface ProtectedPayload {
   outerHeaders: HeaderInput[];
 }
 
-function applyPolicy(headers: HeaderInput[], mode: HeaderProtectionMode, policy: HeaderConfidentialityPolicy): HeaderInput[] {
+function applyPolicy(
+  headers: HeaderInput[],
+  mode: HeaderProtectionMode,
+  policy: HeaderConfidentialityPolicy,
+): HeaderInput[] {
   if (mode === 'clear' || policy === 'none') return headers;
-  return headers.map((h) => (h.name.toLowerCase() === 'subject' ? { name: h.name, value: OBSCURED_SUBJECT } : h));
+  return headers.map((h) =>
+    h.name.toLowerCase() === 'subject' ? { name: h.name, value: OBSCURED_SUBJECT } : h,
+  );
 }
 
 /**
@@ -111,7 +125,8 @@ export function extractProtectedHeaders(payloadRoot: MimeEntity): ProtectedHeade
   }
   const legacyDisplayParts: MimeEntity[] = [];
   for (const e of walkEntities(payloadRoot)) {
-    if (e.contentType.type === 'text' && e.contentType.params['hp-legacy-display'] === '1') legacyDisplayParts.push(e);
+    if (e.contentType.type === 'text' && e.contentType.params['hp-legacy-display'] === '1')
+      legacyDisplayParts.push(e);
   }
   return { mode: hp, headers: new MimeHeaders(fields), hpOuter, legacyDisplayParts };
 }
@@ -141,7 +156,12 @@ function normalise(name: string, value: string): string {
   if (ADDRESS_HEADERS.has(key)) {
     const list = addressparser(value, { flatten: true });
     return list
-      .map((a) => `${decodeWords(a.name ?? '').replace(/\s+/g, ' ').trim()} <${(a.address ?? '').trim().toLowerCase()}>`)
+      .map(
+        (a) =>
+          `${decodeWords(a.name ?? '')
+            .replace(/\s+/g, ' ')
+            .trim()} <${(a.address ?? '').trim().toLowerCase()}>`,
+      )
       .join(', ');
   }
   if (key === 'date') {
@@ -171,9 +191,13 @@ export function compareHeaders(
     const outerValue = outerRaw.join(', ');
     let declaredBySender: boolean | undefined;
     if (protectedHeaders.mode === 'cipher') {
-      const declared = protectedHeaders.hpOuter.filter((h) => h.name.toLowerCase() === name.toLowerCase()).map((h) => h.value);
+      const declared = protectedHeaders.hpOuter
+        .filter((h) => h.name.toLowerCase() === name.toLowerCase())
+        .map((h) => h.value);
       declaredBySender =
-        declared.length === 0 ? outerRaw.length === 0 : outerRaw.length > 0 && normalise(name, declared.join(', ')) === normalise(name, outerValue);
+        declared.length === 0
+          ? outerRaw.length === 0
+          : outerRaw.length > 0 && normalise(name, declared.join(', ')) === normalise(name, outerValue);
     }
     let status: HeaderComparisonStatus;
     if (innerRaw.length === 0) status = 'missing-inner';

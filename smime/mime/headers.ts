@@ -43,11 +43,18 @@ export function decodeHeaderBytes(bytes: Uint8Array): { text: string; utf8: bool
       break;
     }
   }
-  if (ascii) return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), utf8: true };
+  if (ascii)
+    return {
+      text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'),
+      utf8: true,
+    };
   try {
     return { text: utf8.decode(bytes), utf8: true };
   } catch {
-    return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), utf8: false };
+    return {
+      text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'),
+      utf8: false,
+    };
   }
 }
 

@@ -16,7 +16,14 @@ import charsets from 'libmime/lib/charset';
 import libqp from 'libqp';
 import { lineEndingStyle, type LineEndingStyle } from './canonical';
 import { MimeEncodingError, MimeLimitError, MimeNestingError } from './errors';
-import { decodeHeaderBytes, MimeHeaders, parseStructured, unfold, type HeaderField, type StructuredValue } from './headers';
+import {
+  decodeHeaderBytes,
+  MimeHeaders,
+  parseStructured,
+  unfold,
+  type HeaderField,
+  type StructuredValue,
+} from './headers';
 
 export interface ParseOptions {
   /** Maximum nesting of entities (multipart children and message/rfc822 bodies). */
@@ -158,7 +165,8 @@ export class MimeEntity {
 
   /** The body as text, decoded from its charset (libmime: includes ISO-2022-JP, Shift_JIS …). */
   text(): string {
-    const charset = this.contentType.params['charset'] ?? (this.contentType.type === 'text' ? 'us-ascii' : 'utf-8');
+    const charset =
+      this.contentType.params['charset'] ?? (this.contentType.type === 'text' ? 'us-ascii' : 'utf-8');
     let text = charsets.decode(this.body(), charset);
     if (this.contentType.params['format']?.toLowerCase() === 'flowed') {
       text = libmime.decodeFlowed(text, this.contentType.params['delsp']?.toLowerCase() === 'yes');
@@ -177,7 +185,9 @@ export function decodeTransfer(bytes: Buffer, encoding: string): Buffer {
     case 'base64': {
       const text = bytes.toString('latin1');
       if (/[^A-Za-z0-9+/=\s]/.test(text)) {
-        throw new MimeEncodingError('An attachment or signature is damaged: its base64 encoding contains invalid characters.');
+        throw new MimeEncodingError(
+          'An attachment or signature is damaged: its base64 encoding contains invalid characters.',
+        );
       }
       return Buffer.from(text, 'base64');
     }
@@ -207,7 +217,9 @@ interface Context {
 
 /** Parse a complete message (or a single MIME entity) from its bytes. */
 export function parseMessage(bytes: Buffer | Uint8Array, options: ParseOptions = {}): MimeMessage {
-  const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const source = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const limits = { ...DEFAULT_PARSE_LIMITS, ...options };
   if (source.length > limits.maxMessageBytes) {
     throw new MimeLimitError(
@@ -220,7 +232,11 @@ export function parseMessage(bytes: Buffer | Uint8Array, options: ParseOptions =
   const root = parseEntity(ctx, source, 0, source.length, 0, '', 'text/plain');
   const lineEndings = lineEndingStyle(source);
   if (lineEndings === 'mixed') {
-    ctx.defects.push({ code: 'mixed-line-endings', path: '', message: 'The message mixes CRLF and LF line endings.' });
+    ctx.defects.push({
+      code: 'mixed-line-endings',
+      path: '',
+      message: 'The message mixes CRLF and LF line endings.',
+    });
   }
   return { root, source, defects: ctx.defects, malformed: ctx.defects.length > 0, lineEndings };
 }
@@ -236,7 +252,13 @@ function childPath(parent: string, index: number): string {
   return parent === '' ? String(index) : `${parent}.${index}`;
 }
 
-function defect(ctx: Context, entityDefects: MimeDefect[], code: MimeDefectCode, path: string, message: string): void {
+function defect(
+  ctx: Context,
+  entityDefects: MimeDefect[],
+  code: MimeDefectCode,
+  path: string,
+  message: string,
+): void {
   const d = { code, path, message };
   entityDefects.push(d);
   ctx.defects.push(d);
@@ -253,30 +275,67 @@ function parseEntity(
 ): MimeEntity {
   if (depth > ctx.limits.maxDepth) throw new MimeNestingError(ctx.limits.maxDepth, path);
   if (++ctx.parts > ctx.limits.maxParts) {
-    throw new MimeLimitError('part-count', ctx.limits.maxParts, `The message has more than ${ctx.limits.maxParts} parts and cannot be displayed safely.`);
+    throw new MimeLimitError(
+      'part-count',
+      ctx.limits.maxParts,
+      `The message has more than ${ctx.limits.maxParts} parts and cannot be displayed safely.`,
+    );
   }
   const own: MimeDefect[] = [];
   const { fields, headerEnd, bodyStart, separatorMissing, nonUtf8 } = scanHeaders(ctx, src, start, end);
-  if (separatorMissing) defect(ctx, own, 'missing-header-separator', path, 'A header section does not end with a blank line.');
-  if (nonUtf8) defect(ctx, own, 'non-utf8-header', path, 'A header contains bytes that are neither ASCII nor UTF-8.');
+  if (separatorMissing)
+    defect(ctx, own, 'missing-header-separator', path, 'A header section does not end with a blank line.');
+  if (nonUtf8)
+    defect(ctx, own, 'non-utf8-header', path, 'A header contains bytes that are neither ASCII nor UTF-8.');
   const headers = new MimeHeaders(fields);
 
   if (headers.count('content-type') > 1) {
-    defect(ctx, own, 'duplicate-content-type', path, 'An entity has more than one Content-Type header; the first is used.');
+    defect(
+      ctx,
+      own,
+      'duplicate-content-type',
+      path,
+      'An entity has more than one Content-Type header; the first is used.',
+    );
   }
   let contentType = toContentType(parseStructured(defaultType));
   const ctHeader = headers.get('content-type');
   if (ctHeader !== undefined) {
     const parsed = parseStructured(ctHeader);
     if (TOKEN_TYPE.test(parsed.value)) contentType = toContentType(parsed);
-    else defect(ctx, own, 'invalid-content-type', path, `Invalid Content-Type "${ctHeader.slice(0, 80)}"; treated as ${defaultType}.`);
+    else
+      defect(
+        ctx,
+        own,
+        'invalid-content-type',
+        path,
+        `Invalid Content-Type "${ctHeader.slice(0, 80)}"; treated as ${defaultType}.`,
+      );
   }
-  const transferEncoding = (headers.get('content-transfer-encoding') ?? '7bit').trim().toLowerCase() || '7bit';
+  const transferEncoding =
+    (headers.get('content-transfer-encoding') ?? '7bit').trim().toLowerCase() || '7bit';
   if (!KNOWN_ENCODINGS.has(transferEncoding)) {
-    defect(ctx, own, 'unknown-transfer-encoding', path, `Unknown Content-Transfer-Encoding "${transferEncoding.slice(0, 40)}".`);
+    defect(
+      ctx,
+      own,
+      'unknown-transfer-encoding',
+      path,
+      `Unknown Content-Transfer-Encoding "${transferEncoding.slice(0, 40)}".`,
+    );
   }
 
-  const entity = new MimeEntity(path, depth, src, start, headerEnd, bodyStart, end, headers, contentType, transferEncoding);
+  const entity = new MimeEntity(
+    path,
+    depth,
+    src,
+    start,
+    headerEnd,
+    bodyStart,
+    end,
+    headers,
+    contentType,
+    transferEncoding,
+  );
   entity.defects.push(...own);
 
   if (contentType.type === 'multipart') {
@@ -287,7 +346,13 @@ function parseEntity(
       entity.message = parseEntity(ctx, src, bodyStart, end, depth + 1, innerPath, 'text/plain');
     } else {
       // RFC 2046 §5.2.1 forbids encoding message/rfc822, but some mailers do; decode and parse a copy.
-      defect(ctx, entity.defects, 'encoded-message', path, `A forwarded message is ${transferEncoding}-encoded, which MIME does not allow.`);
+      defect(
+        ctx,
+        entity.defects,
+        'encoded-message',
+        path,
+        `A forwarded message is ${transferEncoding}-encoded, which MIME does not allow.`,
+      );
       try {
         const inner = entity.body();
         entity.message = parseEntity(ctx, inner, 0, inner.length, depth + 1, innerPath, 'text/plain');
@@ -302,7 +367,12 @@ function parseEntity(
 
 function toContentType(s: StructuredValue): ContentType {
   const slash = s.value.indexOf('/');
-  return { value: s.value, params: s.params, type: s.value.slice(0, slash), subtype: s.value.slice(slash + 1) };
+  return {
+    value: s.value,
+    params: s.params,
+    type: s.value.slice(0, slash),
+    subtype: s.value.slice(slash + 1),
+  };
 }
 
 interface HeaderScan {
@@ -340,7 +410,11 @@ function scanHeaders(ctx: Context, src: Buffer, start: number, end: number): Hea
   const finishField = (fieldEnd: number): void => {
     if (fieldStart < 0) return;
     if (fields.length >= ctx.limits.maxHeaderFields) {
-      throw new MimeLimitError('header-count', ctx.limits.maxHeaderFields, `An entity has more than ${ctx.limits.maxHeaderFields} header fields.`);
+      throw new MimeLimitError(
+        'header-count',
+        ctx.limits.maxHeaderFields,
+        `An entity has more than ${ctx.limits.maxHeaderFields} header fields.`,
+      );
     }
     const name = src.toString('latin1', fieldStart, colon).trim();
     const decoded = decodeHeaderBytes(src.subarray(colon + 1, fieldEnd));
@@ -362,7 +436,11 @@ function scanHeaders(ctx: Context, src: Buffer, start: number, end: number): Hea
     const next = hasNl ? nl + 1 : end;
     const contentEnd = hasNl ? (nl > pos && src[nl - 1] === CR ? nl - 1 : nl) : end;
     if (next - start > ctx.limits.maxHeaderBytes) {
-      throw new MimeLimitError('header-size', ctx.limits.maxHeaderBytes, `A header section is larger than ${Math.round(ctx.limits.maxHeaderBytes / 1024)} KiB.`);
+      throw new MimeLimitError(
+        'header-size',
+        ctx.limits.maxHeaderBytes,
+        `A header section is larger than ${Math.round(ctx.limits.maxHeaderBytes / 1024)} KiB.`,
+      );
     }
     if (contentEnd === pos) {
       // Blank line: end of the header section.
@@ -443,17 +521,35 @@ function findDelimiters(src: Buffer, from: number, to: number, boundary: string)
 function parseMultipart(ctx: Context, entity: MimeEntity): void {
   const { path } = entity;
   if (!IDENTITY_ENCODINGS.has(entity.transferEncoding)) {
-    defect(ctx, entity.defects, 'encoded-multipart', path, 'A multipart entity is transfer-encoded, which MIME does not allow; its parts are not shown.');
+    defect(
+      ctx,
+      entity.defects,
+      'encoded-multipart',
+      path,
+      'A multipart entity is transfer-encoded, which MIME does not allow; its parts are not shown.',
+    );
     return;
   }
   const boundary = entity.contentType.params['boundary'];
   if (!boundary) {
-    defect(ctx, entity.defects, 'missing-boundary-parameter', path, 'A multipart entity has no boundary parameter; its parts cannot be found.');
+    defect(
+      ctx,
+      entity.defects,
+      'missing-boundary-parameter',
+      path,
+      'A multipart entity has no boundary parameter; its parts cannot be found.',
+    );
     return;
   }
   const delimiters = findDelimiters(entity.source, entity.bodyStart, entity.end, boundary);
   if (delimiters.length === 0) {
-    defect(ctx, entity.defects, 'boundary-not-found', path, 'The boundary of a multipart entity never occurs; its parts cannot be found.');
+    defect(
+      ctx,
+      entity.defects,
+      'boundary-not-found',
+      path,
+      'The boundary of a multipart entity never occurs; its parts cannot be found.',
+    );
     return;
   }
   const first = delimiters[0]!;
@@ -469,9 +565,26 @@ function parseMultipart(ctx: Context, entity: MimeEntity): void {
     const next = delimiters[i + 1];
     const partEnd = next ? Math.max(d.after, next.breakStart) : entity.end;
     if (!next) {
-      defect(ctx, entity.defects, 'missing-close-delimiter', path, 'A multipart entity has no closing boundary; the last part may be incomplete.');
+      defect(
+        ctx,
+        entity.defects,
+        'missing-close-delimiter',
+        path,
+        'A multipart entity has no closing boundary; the last part may be incomplete.',
+      );
     }
-    entity.children.push(parseEntity(ctx, entity.source, d.after, partEnd, entity.depth + 1, childPath(path, ++index), childDefault));
+    entity.children.push(
+      parseEntity(
+        ctx,
+        entity.source,
+        d.after,
+        partEnd,
+        entity.depth + 1,
+        childPath(path, ++index),
+        childDefault,
+      ),
+    );
   }
-  if (entity.children.length === 0) defect(ctx, entity.defects, 'no-parts', path, 'A multipart entity has no parts.');
+  if (entity.children.length === 0)
+    defect(ctx, entity.defects, 'no-parts', path, 'A multipart entity has no parts.');
 }

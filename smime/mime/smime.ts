@@ -13,7 +13,8 @@ import { toCanonicalCrlf } from './canonical';
 import { MimeError } from './errors';
 import { walkEntities, type MimeEntity } from './parse';
 
-export type SmimeType = 'signed-data' | 'enveloped-data' | 'authEnveloped-data' | 'compressed-data' | 'certs-only';
+export type SmimeType =
+  'signed-data' | 'enveloped-data' | 'authEnveloped-data' | 'compressed-data' | 'certs-only';
 
 /** A digest named by micalg (RFC 8551 §3.5.3), in WebCrypto spelling. */
 export type MicalgDigest = 'SHA-1' | 'SHA-224' | 'SHA-256' | 'SHA-384' | 'SHA-512';
@@ -169,18 +170,30 @@ function layerOf(entity: MimeEntity, findings: SmimeFinding[]): SmimeLayer | und
   }
   if (PKCS7_MIME_TYPES.has(type)) {
     if (type.startsWith('application/x-')) {
-      findings.push({ code: 'legacy-x-pkcs7-type', path: entity.path, message: `Legacy media type ${type}.` });
+      findings.push({
+        code: 'legacy-x-pkcs7-type',
+        path: entity.path,
+        message: `Legacy media type ${type}.`,
+      });
     }
     const raw = entity.contentType.params['smime-type']?.toLowerCase();
     const smimeType = raw === undefined ? undefined : SMIME_TYPES[raw];
     if (smimeType === undefined) {
-      findings.push({ code: 'missing-smime-type', path: entity.path, message: 'An S/MIME part does not say what it contains (smime-type).' });
+      findings.push({
+        code: 'missing-smime-type',
+        path: entity.path,
+        message: 'An S/MIME part does not say what it contains (smime-type).',
+      });
     }
     return { kind: 'pkcs7-mime', entity, smimeType, der: () => entity.body() };
   }
   // application/octet-stream with a .p7m name (RFC 8551 §3.2.2 allows it for gateways).
   if (type === 'application/octet-stream' && /\.p7m$/i.test(entity.filename ?? '')) {
-    findings.push({ code: 'missing-smime-type', path: entity.path, message: 'An S/MIME part is sent as application/octet-stream (smime.p7m).' });
+    findings.push({
+      code: 'missing-smime-type',
+      path: entity.path,
+      message: 'An S/MIME part is sent as application/octet-stream (smime.p7m).',
+    });
     return { kind: 'pkcs7-mime', entity, smimeType: undefined, der: () => entity.body() };
   }
   return undefined;
@@ -268,6 +281,10 @@ function analyzeInner(root: MimeEntity, depthBudget: number): SmimeStructure {
   else if (layers.length === 0) collectForwards(root, depthBudget, forwards);
 
   const coverage: SmimeCoverage =
-    layers.length === 0 && nestedLayers.length === 0 ? 'none' : layers.length > 0 && unprotectedParts.length === 0 ? 'complete' : 'partial';
+    layers.length === 0 && nestedLayers.length === 0
+      ? 'none'
+      : layers.length > 0 && unprotectedParts.length === 0
+        ? 'complete'
+        : 'partial';
   return { root, layers, payload, coverage, nestedLayers, unprotectedParts, forwards, findings };
 }

@@ -60,7 +60,12 @@ describe('buildMessage (nodemailer MimeNode) round trip through parseMessage', (
       html: '<p>こんにちは</p>',
       attachments: [
         { filename: '報告書 2026年 第1四半期 – final version.pdf', content: pdf },
-        { filename: 'logo.png', content: Buffer.from([0x89, 0x50, 0x4e, 0x47]), disposition: 'inline', contentId: 'logo@x' },
+        {
+          filename: 'logo.png',
+          content: Buffer.from([0x89, 0x50, 0x4e, 0x47]),
+          disposition: 'inline',
+          contentId: 'logo@x',
+        },
       ],
     });
     expect(countBareLf(bytes)).toBe(0);
@@ -97,7 +102,9 @@ describe('buildMessage (nodemailer MimeNode) round trip through parseMessage', (
   });
 
   it('forwards a message as message/rfc822 keeping its bytes (made CRLF)', async () => {
-    const original = Buffer.from('From: alice@example.org\nSubject: original\nContent-Type: text/plain\n\nthe original body\n');
+    const original = Buffer.from(
+      'From: alice@example.org\nSubject: original\nContent-Type: text/plain\n\nthe original body\n',
+    );
     const bytes = await buildMessage(headers, { text: 'FYI', forwards: [{ message: original }] });
     const root = parseMessage(bytes).root;
     const fwd = find(root, 'message/rfc822')[0]!;
@@ -120,7 +127,9 @@ describe('buildMessage (nodemailer MimeNode) round trip through parseMessage', (
   });
 
   it('refuses header injection through a line break', () => {
-    expect(() => renderHeader({ name: 'Subject', value: 'hi\r\nBcc: eve@example.com' })).toThrow(MimeBuildError);
+    expect(() => renderHeader({ name: 'Subject', value: 'hi\r\nBcc: eve@example.com' })).toThrow(
+      MimeBuildError,
+    );
     expect(() => renderHeader({ name: 'Bad Name', value: 'x' })).toThrow(MimeBuildError);
   });
 });
@@ -152,19 +161,32 @@ describe('S/MIME wrappers', () => {
   });
 
   it('names every signer digest in micalg', () => {
-    const bytes = buildMultipartSigned({ signedPart: crlf('Content-Type: text/plain\n\nx'), signature: Buffer.from([0x30, 0]), digest: ['SHA-256', 'SHA-384', 'SHA-256'] });
+    const bytes = buildMultipartSigned({
+      signedPart: crlf('Content-Type: text/plain\n\nx'),
+      signature: Buffer.from([0x30, 0]),
+      digest: ['SHA-256', 'SHA-384', 'SHA-256'],
+    });
     expect(parseMessage(bytes).root.contentType.params['micalg']).toBe('sha-256,sha-384');
   });
 
   it('refuses signed bytes that are not CRLF-canonical (they could not be what was signed)', () => {
-    expect(() => buildMultipartSigned({ signedPart: Buffer.from('Content-Type: text/plain\n\nx\n'), signature: Buffer.from([0x30, 0]), digest: 'SHA-256' })).toThrow(
-      MimeBuildError,
-    );
+    expect(() =>
+      buildMultipartSigned({
+        signedPart: Buffer.from('Content-Type: text/plain\n\nx\n'),
+        signature: Buffer.from([0x30, 0]),
+        digest: 'SHA-256',
+      }),
+    ).toThrow(MimeBuildError);
   });
 
   it('chooses another boundary when the signed content contains the first choice', () => {
     const signedPart = crlf('Content-Type: text/plain\n\n------=_signed_fixed\nlooks like a boundary\n');
-    const bytes = buildMultipartSigned({ signedPart, signature: Buffer.from([0x30, 0]), digest: 'SHA-256', options: { boundaryBase: 'fixed' } });
+    const bytes = buildMultipartSigned({
+      signedPart,
+      signature: Buffer.from([0x30, 0]),
+      digest: 'SHA-256',
+      options: { boundaryBase: 'fixed' },
+    });
     const layer = analyzeSmime(parseMessage(bytes).root).layers[0] as MultipartSignedLayer;
     expect(layer.signedContent()).toEqual(signedPart);
     expect(parseMessage(bytes).root.contentType.params['boundary']).not.toBe('----=_signed_fixed');

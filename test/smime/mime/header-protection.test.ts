@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildMultipartSigned, buildPkcs7Mime, type HeaderInput, type MessageHeaders } from '../../../smime/mime/build';
+import {
+  buildMultipartSigned,
+  buildPkcs7Mime,
+  type HeaderInput,
+  type MessageHeaders,
+} from '../../../smime/mime/build';
 import {
   buildProtectedPayload,
   compareHeaders,
@@ -20,11 +25,14 @@ const headers: MessageHeaders = {
   messageId: '<hp-1@org-a.example>',
 };
 
-const byName = (list: HeaderComparison[], name: string): HeaderComparison | undefined => list.find((c) => c.name === name);
+const byName = (list: HeaderComparison[], name: string): HeaderComparison | undefined =>
+  list.find((c) => c.name === name);
 
 /** The outer message as a node would see it: a pkcs7-mime wrapper with the given outer headers. */
 function outerOf(outerHeaders: HeaderInput[]) {
-  return parseMessage(buildPkcs7Mime({ smimeType: 'authEnveloped-data', der: Buffer.from([0x30, 0]), headers: outerHeaders })).root.headers;
+  return parseMessage(
+    buildPkcs7Mime({ smimeType: 'authEnveloped-data', der: Buffer.from([0x30, 0]), headers: outerHeaders }),
+  ).root.headers;
 }
 
 describe('RFC 9788 header protection: sending', () => {
@@ -33,7 +41,9 @@ describe('RFC 9788 header protection: sending', () => {
     const root = parseMessage(entity).root;
     expect(root.contentType.params['hp']).toBe('cipher');
     expect(root.headers.getDecoded('subject')).toBe(headers.subject);
-    expect(root.headers.getAddresses('from')).toEqual([{ name: '佐藤 花子', address: 'hanako@org-a.example' }]);
+    expect(root.headers.getAddresses('from')).toEqual([
+      { name: '佐藤 花子', address: 'hanako@org-a.example' },
+    ]);
     expect(root.headers.get('message-id')).toBe(headers.messageId);
     expect(root.text()).toContain('本文です。');
     const subjectOut = outerHeaders.find((h) => h.name === 'Subject');
@@ -53,12 +63,18 @@ describe('RFC 9788 header protection: sending', () => {
   });
 
   it('keeps the Subject outside when the policy is none', async () => {
-    const { outerHeaders } = await buildProtectedPayload(headers, { text: 'x' }, 'cipher', { policy: 'none' });
+    const { outerHeaders } = await buildProtectedPayload(headers, { text: 'x' }, 'cipher', {
+      policy: 'none',
+    });
     expect(outerHeaders.find((h) => h.name === 'Subject')?.value).toBe(headers.subject);
   });
 
   it('keeps protected headers on the root of a multipart payload with attachments', async () => {
-    const { entity } = await buildProtectedPayload(headers, { text: 'x', attachments: [{ filename: 'a.txt', content: Buffer.from('a') }] }, 'cipher');
+    const { entity } = await buildProtectedPayload(
+      headers,
+      { text: 'x', attachments: [{ filename: 'a.txt', content: Buffer.from('a') }] },
+      'cipher',
+    );
     const root = parseMessage(entity).root;
     expect(root.mediaType).toBe('multipart/mixed');
     expect(root.contentType.params['hp']).toBe('cipher');
@@ -76,7 +92,13 @@ describe('RFC 9788 header protection: receiving', () => {
     expect(prot.headers.has('hp-outer')).toBe(false);
     const result = compareHeaders(prot, outerOf(outerHeaders));
     expect(result.map((c) => c.name)).toEqual(['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID']);
-    expect(byName(result, 'Subject')).toEqual({ name: 'Subject', status: 'differs', inner: headers.subject, outer: '[...]', declaredBySender: true });
+    expect(byName(result, 'Subject')).toEqual({
+      name: 'Subject',
+      status: 'differs',
+      inner: headers.subject,
+      outer: '[...]',
+      declaredBySender: true,
+    });
     for (const name of ['From', 'To', 'Cc', 'Date', 'Message-ID']) {
       expect(byName(result, name)).toMatchObject({ status: 'match', declaredBySender: true });
     }
@@ -85,7 +107,9 @@ describe('RFC 9788 header protection: receiving', () => {
   it('detects an outer From changed in transit (not what HP-Outer records)', async () => {
     const { entity, outerHeaders } = await buildProtectedPayload(headers, { text: 'x' }, 'cipher');
     const prot = extractProtectedHeaders(parseMessage(entity).root)!;
-    const tampered = outerHeaders.map((h) => (h.name === 'From' ? { name: 'From', value: 'Hanako <hanako@evil.example>' } : h));
+    const tampered = outerHeaders.map((h) =>
+      h.name === 'From' ? { name: 'From', value: 'Hanako <hanako@evil.example>' } : h,
+    );
     const from = byName(compareHeaders(prot, outerOf(tampered)), 'From')!;
     expect(from.status).toBe('differs');
     expect(from.declaredBySender).toBe(false);
@@ -95,7 +119,10 @@ describe('RFC 9788 header protection: receiving', () => {
   it('reports outer fields with no protected counterpart, and protected fields missing outside', async () => {
     const { entity, outerHeaders } = await buildProtectedPayload(headers, { text: 'x' }, 'cipher');
     const prot = extractProtectedHeaders(parseMessage(entity).root)!;
-    const changed = [...outerHeaders.filter((h) => h.name !== 'Cc'), { name: 'Reply-To', value: 'attacker@evil.example' }];
+    const changed = [
+      ...outerHeaders.filter((h) => h.name !== 'Cc'),
+      { name: 'Reply-To', value: 'attacker@evil.example' },
+    ];
     const result = compareHeaders(prot, outerOf(changed));
     expect(byName(result, 'Reply-To')).toMatchObject({ status: 'missing-inner', declaredBySender: false });
     expect(byName(result, 'Cc')).toMatchObject({ status: 'missing-outer', declaredBySender: false });
@@ -103,7 +130,12 @@ describe('RFC 9788 header protection: receiving', () => {
 
   it('compares signed-only (clear) mail without any declared difference', async () => {
     const { entity, outerHeaders } = await buildProtectedPayload(headers, { text: 'x' }, 'clear');
-    const signed = buildMultipartSigned({ signedPart: entity, signature: Buffer.from([0x30, 0]), digest: 'SHA-256', headers: outerHeaders });
+    const signed = buildMultipartSigned({
+      signedPart: entity,
+      signature: Buffer.from([0x30, 0]),
+      digest: 'SHA-256',
+      headers: outerHeaders,
+    });
     const msg = parseMessage(signed);
     const layer = analyzeSmime(msg.root).layers[0] as MultipartSignedLayer;
     const prot = extractProtectedHeaders(layer.signedPart)!;
@@ -111,8 +143,16 @@ describe('RFC 9788 header protection: receiving', () => {
     const ok = compareHeaders(prot, msg.root.headers);
     expect(ok.every((c) => c.status === 'match' && c.declaredBySender === undefined)).toBe(true);
     // A relay rewrites the Subject: the protected value wins and the difference is reported.
-    const rewritten = parseMessage(Buffer.from(signed.toString('latin1').replace(/^Subject:[^\r]*(\r\n [^\r]*)*/m, 'Subject: [SPAM] hello'), 'latin1'));
-    expect(byName(compareHeaders(prot, rewritten.root.headers), 'Subject')).toMatchObject({ status: 'differs', outer: '[SPAM] hello' });
+    const rewritten = parseMessage(
+      Buffer.from(
+        signed.toString('latin1').replace(/^Subject:[^\r]*(\r\n [^\r]*)*/m, 'Subject: [SPAM] hello'),
+        'latin1',
+      ),
+    );
+    expect(byName(compareHeaders(prot, rewritten.root.headers), 'Subject')).toMatchObject({
+      status: 'differs',
+      outer: '[SPAM] hello',
+    });
   });
 
   it('compares addresses by mailbox and dates by instant, not by spelling', () => {
@@ -123,7 +163,9 @@ Content-Type: text/plain; hp="clear"
 x
 `);
     const prot = extractProtectedHeaders(parseMessage(payload).root)!;
-    const outer = parseMessage(crlf('From: Alice <alice@example.org>\nDate: Mon, 23 Nov 2026 11:00:00 +0100\n\n')).root.headers;
+    const outer = parseMessage(
+      crlf('From: Alice <alice@example.org>\nDate: Mon, 23 Nov 2026 11:00:00 +0100\n\n'),
+    ).root.headers;
     const result = compareHeaders(prot, outer);
     expect(byName(result, 'From')?.status).toBe('match');
     expect(byName(result, 'Date')?.status).toBe('match');
@@ -150,7 +192,9 @@ body
   });
 
   it('returns undefined when the payload has no hp parameter (no header protection)', () => {
-    expect(extractProtectedHeaders(parseMessage(crlf('Subject: x\nContent-Type: text/plain\n\nx')).root)).toBeUndefined();
+    expect(
+      extractProtectedHeaders(parseMessage(crlf('Subject: x\nContent-Type: text/plain\n\nx')).root),
+    ).toBeUndefined();
     // The published draft-era RFC 9788 vectors on disk use no header protection.
     const signed = analyzeSmime(parseMessage(fixture('rfc9788/smime-multipart.eml')).root);
     expect(extractProtectedHeaders(signed.payload!)).toBeUndefined();

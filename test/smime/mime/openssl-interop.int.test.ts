@@ -39,13 +39,40 @@ function openssl(args: string[]): { ok: boolean; stderr: string } {
 
 /** Verify a detached signature over exactly these bytes (no MIME processing by OpenSSL). */
 function verifyDetached(content: Buffer, der: Buffer): { ok: boolean; stderr: string } {
-  return openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', file('sig.der', der), '-content', file('content.bin', content), '-CAfile', ca, '-out', file('verified.out')]);
+  return openssl([
+    'cms',
+    '-verify',
+    '-binary',
+    '-inform',
+    'DER',
+    '-in',
+    file('sig.der', der),
+    '-content',
+    file('content.bin', content),
+    '-CAfile',
+    ca,
+    '-out',
+    file('verified.out'),
+  ]);
 }
 
 function signDetached(content: Buffer): Buffer {
   execFileSync('openssl', [
-    'cms', '-sign', '-binary', '-md', 'sha256', '-in', file('to-sign.bin', content),
-    '-signer', path.join(keys, 'alice.sign.crt'), '-inkey', path.join(keys, 'alice.sign.key'), '-outform', 'DER', '-out', file('signed.der'),
+    'cms',
+    '-sign',
+    '-binary',
+    '-md',
+    'sha256',
+    '-in',
+    file('to-sign.bin', content),
+    '-signer',
+    path.join(keys, 'alice.sign.crt'),
+    '-inkey',
+    path.join(keys, 'alice.sign.key'),
+    '-outform',
+    'DER',
+    '-out',
+    file('signed.der'),
   ]);
   return readFileSync(file('signed.der'));
 }
@@ -76,11 +103,35 @@ describe('extracted bytes are what OpenSSL verifies', () => {
     const outer = analyzeSmime(parseMessage(fixture('rfc9788/smime-enc-signed.eml')).root);
     const env = outer.layers[0] as Pkcs7MimeLayer;
     expect(env.smimeType).toBe('enveloped-data');
-    execFileSync('openssl', ['cms', '-decrypt', '-inform', 'DER', '-in', file('env.der', env.der()), '-inkey', path.join(keys, 'bob.enc.key'), '-recip', path.join(keys, 'bob.enc.crt'), '-out', file('dec.eml')]);
+    execFileSync('openssl', [
+      'cms',
+      '-decrypt',
+      '-inform',
+      'DER',
+      '-in',
+      file('env.der', env.der()),
+      '-inkey',
+      path.join(keys, 'bob.enc.key'),
+      '-recip',
+      path.join(keys, 'bob.enc.crt'),
+      '-out',
+      file('dec.eml'),
+    ]);
     const inner = analyzeSmime(parseMessage(readFileSync(file('dec.eml'))).root);
     const opaque = inner.layers[0] as Pkcs7MimeLayer;
     expect(opaque.smimeType).toBe('signed-data');
-    const r = openssl(['cms', '-verify', '-inform', 'DER', '-in', file('opaque.der', opaque.der()), '-CAfile', ca, '-out', file('content.eml')]);
+    const r = openssl([
+      'cms',
+      '-verify',
+      '-inform',
+      'DER',
+      '-in',
+      file('opaque.der', opaque.der()),
+      '-CAfile',
+      ca,
+      '-out',
+      file('content.eml'),
+    ]);
     expect(r.ok).toBe(true);
     const content = parseMessage(readFileSync(file('content.eml')));
     expect(content.root.text()).toContain('This is the smime-enc-signed message.');
@@ -89,7 +140,19 @@ describe('extracted bytes are what OpenSSL verifies', () => {
 
   it('an OpenSSL-made multipart/signed message parses and its signed part verifies', () => {
     const text = 'Content-Type: text/plain; charset=utf-8\r\n\r\nMade by OpenSSL.\r\nSecond line.\r\n';
-    execFileSync('openssl', ['cms', '-sign', '-in', file('plain.txt', Buffer.from(text)), '-binary', '-signer', path.join(keys, 'alice.sign.crt'), '-inkey', path.join(keys, 'alice.sign.key'), '-out', file('openssl-signed.eml')]);
+    execFileSync('openssl', [
+      'cms',
+      '-sign',
+      '-in',
+      file('plain.txt', Buffer.from(text)),
+      '-binary',
+      '-signer',
+      path.join(keys, 'alice.sign.crt'),
+      '-inkey',
+      path.join(keys, 'alice.sign.key'),
+      '-out',
+      file('openssl-signed.eml'),
+    ]);
     const msg = parseMessage(readFileSync(file('openssl-signed.eml')));
     const s = analyzeSmime(msg.root);
     expect(s.coverage).toBe('complete');
@@ -101,10 +164,31 @@ describe('extracted bytes are what OpenSSL verifies', () => {
 
 describe('messages we build are accepted by OpenSSL', () => {
   it('signed-only with hp="clear": OpenSSL verifies our multipart/signed and the headers compare as matching', async () => {
-    const { entity, outerHeaders } = await buildProtectedPayload(headers, { text: 'Signed body.\n', attachments: [{ filename: '報告書.pdf', content: Buffer.from('%PDF-1.7\n') }] }, 'clear');
+    const { entity, outerHeaders } = await buildProtectedPayload(
+      headers,
+      {
+        text: 'Signed body.\n',
+        attachments: [{ filename: '報告書.pdf', content: Buffer.from('%PDF-1.7\n') }],
+      },
+      'clear',
+    );
     const signature = signDetached(entity);
-    const message = buildMultipartSigned({ signedPart: entity, signature, digest: 'SHA-256', headers: outerHeaders });
-    const r = openssl(['cms', '-verify', '-in', file('clear.eml', message), '-CAfile', ca, '-out', file('clear.out')]);
+    const message = buildMultipartSigned({
+      signedPart: entity,
+      signature,
+      digest: 'SHA-256',
+      headers: outerHeaders,
+    });
+    const r = openssl([
+      'cms',
+      '-verify',
+      '-in',
+      file('clear.eml', message),
+      '-CAfile',
+      ca,
+      '-out',
+      file('clear.out'),
+    ]);
     expect(r.stderr).toContain('Verification successful');
     expect(r.ok).toBe(true);
 
@@ -116,14 +200,49 @@ describe('messages we build are accepted by OpenSSL', () => {
   });
 
   it('signed and encrypted with hp="cipher": AES-256-GCM authEnveloped-data decrypts in OpenSSL, the signature verifies, Subject obscured outside only', async () => {
-    const { entity, outerHeaders } = await buildProtectedPayload(headers, { text: '機密の本文。\n' }, 'cipher');
-    const signed = buildMultipartSigned({ signedPart: entity, signature: signDetached(entity), digest: 'SHA-256' });
-    execFileSync('openssl', ['cms', '-encrypt', '-binary', '-aes-256-gcm', '-in', file('signed.eml', signed), '-outform', 'DER', '-out', file('auth.der'), path.join(keys, 'bob.enc.crt')]);
-    const message = buildPkcs7Mime({ smimeType: 'authEnveloped-data', der: readFileSync(file('auth.der')), headers: outerHeaders });
+    const { entity, outerHeaders } = await buildProtectedPayload(
+      headers,
+      { text: '機密の本文。\n' },
+      'cipher',
+    );
+    const signed = buildMultipartSigned({
+      signedPart: entity,
+      signature: signDetached(entity),
+      digest: 'SHA-256',
+    });
+    execFileSync('openssl', [
+      'cms',
+      '-encrypt',
+      '-binary',
+      '-aes-256-gcm',
+      '-in',
+      file('signed.eml', signed),
+      '-outform',
+      'DER',
+      '-out',
+      file('auth.der'),
+      path.join(keys, 'bob.enc.crt'),
+    ]);
+    const message = buildPkcs7Mime({
+      smimeType: 'authEnveloped-data',
+      der: readFileSync(file('auth.der')),
+      headers: outerHeaders,
+    });
     writeFileSync(file('cipher.eml'), message);
 
     // OpenSSL's own S/MIME reader takes our wrapper.
-    const dec = openssl(['cms', '-decrypt', '-in', file('cipher.eml'), '-inkey', path.join(keys, 'bob.enc.key'), '-recip', path.join(keys, 'bob.enc.crt'), '-out', file('decrypted.eml')]);
+    const dec = openssl([
+      'cms',
+      '-decrypt',
+      '-in',
+      file('cipher.eml'),
+      '-inkey',
+      path.join(keys, 'bob.enc.key'),
+      '-recip',
+      path.join(keys, 'bob.enc.crt'),
+      '-out',
+      file('decrypted.eml'),
+    ]);
     expect(dec.ok).toBe(true);
     const decrypted = readFileSync(file('decrypted.eml'));
     expect(decrypted).toEqual(signed);
@@ -137,7 +256,16 @@ describe('messages we build are accepted by OpenSSL', () => {
     const prot = extractProtectedHeaders(layer.signedPart)!;
     expect(prot.mode).toBe('cipher');
     const result = compareHeaders(prot, outer.root.headers);
-    expect(result.find((c) => c.name === 'Subject')).toMatchObject({ status: 'differs', declaredBySender: true, inner: headers.subject, outer: '[...]' });
-    expect(result.filter((c) => c.name !== 'Subject').every((c) => c.status === 'match' && c.declaredBySender === true)).toBe(true);
+    expect(result.find((c) => c.name === 'Subject')).toMatchObject({
+      status: 'differs',
+      declaredBySender: true,
+      inner: headers.subject,
+      outer: '[...]',
+    });
+    expect(
+      result
+        .filter((c) => c.name !== 'Subject')
+        .every((c) => c.status === 'match' && c.declaredBySender === true),
+    ).toBe(true);
   });
 });

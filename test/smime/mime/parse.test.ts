@@ -81,8 +81,12 @@ describe('parseMessage: structure and exact bytes', () => {
         const between = msg.source.toString('latin1', root.children[i]!.end, root.children[i + 1]!.start);
         expect(between).toBe(`${nl}--${boundary}${nl}`);
       }
-      expect(msg.source.toString('latin1', root.preamble!.start, root.preamble!.end)).toBe(`This is the preamble.${nl}`);
-      expect(msg.source.toString('latin1', root.epilogue!.start, root.epilogue!.end)).toBe(`epilogue text${nl}`);
+      expect(msg.source.toString('latin1', root.preamble!.start, root.preamble!.end)).toBe(
+        `This is the preamble.${nl}`,
+      );
+      expect(msg.source.toString('latin1', root.epilogue!.start, root.epilogue!.end)).toBe(
+        `epilogue text${nl}`,
+      );
       const att = byPath(root, '2');
       expect(att.raw().toString('latin1').startsWith('Content-Type: application/octet-stream')).toBe(true);
       expect(att.bodyBytes().toString('latin1')).toBe('AAECAwQF');
@@ -126,12 +130,17 @@ describe('parseMessage: structure and exact bytes', () => {
   it('decodes ISO-2022-JP bodies (Japanese mail)', () => {
     // "こんにちは" in ISO-2022-JP: ESC $ B, JIS X 0208 pairs, ESC ( B.
     const body = Buffer.from('\x1b$B$3$s$K$A$O\x1b(B', 'latin1');
-    const msg = Buffer.concat([crlf('Content-Type: text/plain; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit\n\n'), body]);
+    const msg = Buffer.concat([
+      crlf('Content-Type: text/plain; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit\n\n'),
+      body,
+    ]);
     expect(parseMessage(msg).root.text()).toBe('こんにちは');
   });
 
   it('decodes format=flowed text', () => {
-    const msg = crlf('Content-Type: text/plain; charset=utf-8; format=flowed\n\nA long line \nthat was wrapped.\n');
+    const msg = crlf(
+      'Content-Type: text/plain; charset=utf-8; format=flowed\n\nA long line \nthat was wrapped.\n',
+    );
     expect(parseMessage(msg).root.text()).toBe('A long line that was wrapped.');
   });
 
@@ -139,13 +148,17 @@ describe('parseMessage: structure and exact bytes', () => {
     const plain = parseMessage(crlf('Subject: x\n\nhello\n')).root;
     expect(plain.mediaType).toBe('text/plain');
     expect(plain.transferEncoding).toBe('7bit');
-    const digest = parseMessage(crlf('Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a\n\nA\n--d--\n')).root;
+    const digest = parseMessage(
+      crlf('Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a\n\nA\n--d--\n'),
+    ).root;
     expect(digest.children[0]!.mediaType).toBe('message/rfc822');
     expect(digest.children[0]!.message!.headers.get('subject')).toBe('a');
   });
 
   it('keeps a part that starts with a blank line (no headers) with an empty header section', () => {
-    const { root } = parseMessage(crlf('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nno headers\n--b--\n'));
+    const { root } = parseMessage(
+      crlf('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nno headers\n--b--\n'),
+    );
     const part = root.children[0]!;
     expect(part.headers.fields).toHaveLength(0);
     expect(part.headerBytes().length).toBe(0);
@@ -154,7 +167,9 @@ describe('parseMessage: structure and exact bytes', () => {
 
   it('does not take a longer boundary that shares a prefix for the delimiter', () => {
     const { root, malformed } = parseMessage(
-      crlf('Content-Type: multipart/mixed; boundary=ab\n\n--ab\nContent-Type: multipart/mixed; boundary=abc\n\n--abc\n\nx\n--abc--\n--ab--\n'),
+      crlf(
+        'Content-Type: multipart/mixed; boundary=ab\n\n--ab\nContent-Type: multipart/mixed; boundary=abc\n\n--abc\n\nx\n--abc--\n--ab--\n',
+      ),
     );
     expect(malformed).toBe(false);
     expect(root.children).toHaveLength(1);
@@ -163,7 +178,13 @@ describe('parseMessage: structure and exact bytes', () => {
   });
 
   it('parses the published RFC 4134 and RFC 9788 example messages', () => {
-    for (const name of ['rfc4134/4.8.eml', 'rfc4134/4.9.eml', 'rfc4134/5.3.eml', 'rfc9788/smime-multipart.eml', 'rfc9788/smime-enc-signed.eml']) {
+    for (const name of [
+      'rfc4134/4.8.eml',
+      'rfc4134/4.9.eml',
+      'rfc4134/5.3.eml',
+      'rfc9788/smime-multipart.eml',
+      'rfc9788/smime-enc-signed.eml',
+    ]) {
       const bytes = fixture(name);
       const msg = parseMessage(bytes);
       expect(msg.malformed, name).toBe(false);

@@ -19,7 +19,8 @@ function nestedMultipart(levels: number): Buffer {
 
 function nestedRfc822(levels: number): Buffer {
   let body = 'Subject: innermost\r\n\r\nx\r\n';
-  for (let i = 0; i < levels; i++) body = `Subject: level ${i}\r\nContent-Type: message/rfc822\r\n\r\n${body}`;
+  for (let i = 0; i < levels; i++)
+    body = `Subject: level ${i}\r\nContent-Type: message/rfc822\r\n\r\n${body}`;
   return Buffer.from(body);
 }
 
@@ -60,7 +61,9 @@ describe('nesting limits', () => {
     } catch (e) {
       error = e;
     }
-    console.log(`10,000-level nesting (${(bytes.length / 1e6).toFixed(1)} MB) refused in ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(
+      `10,000-level nesting (${(bytes.length / 1e6).toFixed(1)} MB) refused in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     expect(error).toBeInstanceOf(MimeNestingError);
     expect((error as MimeNestingError).limit).toBe('depth');
     expect((error as MimeNestingError).message).toMatch(/nested more than 32 levels/);
@@ -99,20 +102,50 @@ describe('size limits', () => {
   });
 
   it('refuses a message above the size limit', () => {
-    expect(() => parseMessage(Buffer.alloc(2048, 0x41), { maxMessageBytes: 1024 })).toThrow(expect.objectContaining({ limit: 'message-size' }));
+    expect(() => parseMessage(Buffer.alloc(2048, 0x41), { maxMessageBytes: 1024 })).toThrow(
+      expect.objectContaining({ limit: 'message-size' }),
+    );
   });
 });
 
 describe('malformed structure: best effort, flagged', () => {
   const cases: Array<[string, string, string]> = [
-    ['missing boundary parameter', 'Content-Type: multipart/mixed\n\n--x\n\nbody\n--x--\n', 'missing-boundary-parameter'],
-    ['boundary never occurs', 'Content-Type: multipart/mixed; boundary=zz\n\n--x\n\nbody\n--x--\n', 'boundary-not-found'],
-    ['no closing delimiter', 'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond, truncated', 'missing-close-delimiter'],
-    ['no blank line after the headers', 'Subject: x\nthis is not a header\nmore body\n', 'missing-header-separator'],
-    ['two Content-Type headers', 'Content-Type: text/plain\nContent-Type: text/html\n\n<b>x</b>\n', 'duplicate-content-type'],
+    [
+      'missing boundary parameter',
+      'Content-Type: multipart/mixed\n\n--x\n\nbody\n--x--\n',
+      'missing-boundary-parameter',
+    ],
+    [
+      'boundary never occurs',
+      'Content-Type: multipart/mixed; boundary=zz\n\n--x\n\nbody\n--x--\n',
+      'boundary-not-found',
+    ],
+    [
+      'no closing delimiter',
+      'Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond, truncated',
+      'missing-close-delimiter',
+    ],
+    [
+      'no blank line after the headers',
+      'Subject: x\nthis is not a header\nmore body\n',
+      'missing-header-separator',
+    ],
+    [
+      'two Content-Type headers',
+      'Content-Type: text/plain\nContent-Type: text/html\n\n<b>x</b>\n',
+      'duplicate-content-type',
+    ],
     ['invalid Content-Type', 'Content-Type: garbage\n\nx\n', 'invalid-content-type'],
-    ['base64-encoded multipart', 'Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\nLS1i\n', 'encoded-multipart'],
-    ['unknown transfer encoding', 'Content-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n', 'unknown-transfer-encoding'],
+    [
+      'base64-encoded multipart',
+      'Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\nLS1i\n',
+      'encoded-multipart',
+    ],
+    [
+      'unknown transfer encoding',
+      'Content-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n',
+      'unknown-transfer-encoding',
+    ],
     ['multipart without parts', 'Content-Type: multipart/mixed; boundary=b\n\n--b--\n', 'no-parts'],
     ['mixed line endings', 'Subject: x\r\nFrom: y\n\nbody\r\n', 'mixed-line-endings'],
   ];
@@ -125,12 +158,18 @@ describe('malformed structure: best effort, flagged', () => {
   }
 
   it('keeps the parts it could find when the closing delimiter is missing', () => {
-    const msg = parseMessage(crlf('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond, truncated'));
+    const msg = parseMessage(
+      crlf('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond, truncated'),
+    );
     expect(msg.root.children.map((c) => c.text())).toEqual(['first', 'second, truncated']);
   });
 
   it('keeps non-UTF-8 header bytes as Latin-1 and flags them', () => {
-    const bytes = Buffer.concat([Buffer.from('Subject: caf'), Buffer.from([0xe9, 0x20, 0x81]), Buffer.from('\r\n\r\nx')]);
+    const bytes = Buffer.concat([
+      Buffer.from('Subject: caf'),
+      Buffer.from([0xe9, 0x20, 0x81]),
+      Buffer.from('\r\n\r\nx'),
+    ]);
     const msg = parseMessage(bytes);
     expect(msg.defects.map((d) => d.code)).toContain('non-utf8-header');
     expect(msg.root.headers.get('subject')).toBe('café \u0081');
@@ -145,7 +184,9 @@ describe('malformed structure: best effort, flagged', () => {
 
   it('rejects a damaged base64 signature with MimeEncodingError', () => {
     const msg = parseMessage(
-      crlf('Content-Type: application/pkcs7-mime; smime-type=signed-data\nContent-Transfer-Encoding: base64\n\nMIIB*garbage*\n'),
+      crlf(
+        'Content-Type: application/pkcs7-mime; smime-type=signed-data\nContent-Transfer-Encoding: base64\n\nMIIB*garbage*\n',
+      ),
     );
     const layer = analyzeSmime(msg.root).layers[0] as Pkcs7MimeLayer;
     expect(() => layer.der()).toThrow(MimeEncodingError);
@@ -153,7 +194,9 @@ describe('malformed structure: best effort, flagged', () => {
 
   it('does not let an encoded display name forge a second address', () => {
     const msg = parseMessage(crlf('From: "=?UTF-8?Q?ceo=40corp.example=2C_?=" <attacker@evil.example>\n\nx'));
-    expect(msg.root.headers.getAddresses('from')).toEqual([{ name: 'ceo@corp.example,', address: 'attacker@evil.example' }]);
+    expect(msg.root.headers.getAddresses('from')).toEqual([
+      { name: 'ceo@corp.example,', address: 'attacker@evil.example' },
+    ]);
   });
 });
 
@@ -206,10 +249,14 @@ MAMCAQU=
 
   it('scans pathological near-boundaries in linear time', () => {
     const junk = '--bx\r\n'.repeat(400_000); // 2.4 MB of lines that start like the boundary
-    const bytes = Buffer.from(`Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n${junk}\r\n--b--\r\n`);
+    const bytes = Buffer.from(
+      `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n${junk}\r\n--b--\r\n`,
+    );
     const t0 = performance.now();
     const msg = parseMessage(bytes);
-    console.log(`near-boundary scan of ${(bytes.length / 1e6).toFixed(1)} MB: ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(
+      `near-boundary scan of ${(bytes.length / 1e6).toFixed(1)} MB: ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     expect(msg.root.children).toHaveLength(1);
   });
 });
@@ -223,11 +270,17 @@ describe('25 MB attachment: build → parse with exact bytes', () => {
     let t0 = performance.now();
     const encoded = base64Lines(attachment);
     const base64Ms = performance.now() - t0;
-    expect(encoded.length).toBe(Math.ceil(size / 3) * 4 + Math.ceil(Math.ceil(size / 3) * 4 / 76) * 2);
+    expect(encoded.length).toBe(Math.ceil(size / 3) * 4 + Math.ceil((Math.ceil(size / 3) * 4) / 76) * 2);
 
     t0 = performance.now();
     const message = await buildMessage(
-      { from: 'a@example.org', to: ['b@example.org'], subject: 'big', date: new Date(0), messageId: '<big@example.org>' },
+      {
+        from: 'a@example.org',
+        to: ['b@example.org'],
+        subject: 'big',
+        date: new Date(0),
+        messageId: '<big@example.org>',
+      },
       { text: 'see attachment', attachments: [{ filename: 'big.bin', content: attachment }] },
     );
     const buildMs = performance.now() - t0;
@@ -241,7 +294,11 @@ describe('25 MB attachment: build → parse with exact bytes', () => {
 
     // The whole message becomes the signed part: it must come back byte for byte.
     t0 = performance.now();
-    const signed = buildMultipartSigned({ signedPart: message, signature: pseudoRandomBytes(2000, 2), digest: 'SHA-256' });
+    const signed = buildMultipartSigned({
+      signedPart: message,
+      signature: pseudoRandomBytes(2000, 2),
+      digest: 'SHA-256',
+    });
     const layer = analyzeSmime(parseMessage(signed).root).layers[0] as MultipartSignedLayer;
     const signedContent = layer.signedContent();
     const signedMs = performance.now() - t0;

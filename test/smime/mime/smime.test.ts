@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../smime/mime/parse';
-import { analyzeSmime, micalgFor, parseMicalg, type MultipartSignedLayer, type Pkcs7MimeLayer } from '../../../smime/mime/smime';
+import {
+  analyzeSmime,
+  micalgFor,
+  parseMicalg,
+  type MultipartSignedLayer,
+  type Pkcs7MimeLayer,
+} from '../../../smime/mime/smime';
 import { countBareLf, toCanonicalCrlf } from '../../../smime/mime/canonical';
 import { crlf, fixture } from './helpers';
 
@@ -20,7 +26,10 @@ const signedPart = `Content-Type: text/plain; charset=utf-8
 
 signed text
 `;
-const multipartSigned = (boundary: string, extra = ''): string => `Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="${boundary}"
+const multipartSigned = (
+  boundary: string,
+  extra = '',
+): string => `Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="${boundary}"
 
 --${boundary}
 ${signedPart}
@@ -78,7 +87,9 @@ describe('analyzeSmime: S/MIME structures', () => {
       ['application/x-pkcs7-mime; smime-type=signed-data', 'signed-data'],
       ['application/pkcs7-mime', undefined],
     ] as const) {
-      const s = analyzeSmime(parseMessage(crlf(`Content-Type: ${ct}\nContent-Transfer-Encoding: base64\n\n${SIG_B64}\n`)).root);
+      const s = analyzeSmime(
+        parseMessage(crlf(`Content-Type: ${ct}\nContent-Transfer-Encoding: base64\n\n${SIG_B64}\n`)).root,
+      );
       expect(s.coverage).toBe('complete');
       expect((s.layers[0] as Pkcs7MimeLayer).smimeType).toBe(type);
       expect((s.layers[0] as Pkcs7MimeLayer).der()).toEqual(Buffer.from(SIG_B64, 'base64'));
