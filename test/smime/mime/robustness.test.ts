@@ -3,6 +3,7 @@
  * flagged as malformed; never a crash, never a hang.
  */
 import { describe, expect, it } from 'vitest';
+import { SmimeError } from '../../../smime/errors';
 import { MimeEncodingError, MimeError, MimeLimitError, MimeNestingError } from '../../../smime/mime/errors';
 import { parseMessage, walkEntities, type MimeMessage } from '../../../smime/mime/parse';
 import { analyzeSmime, type MultipartSignedLayer, type Pkcs7MimeLayer } from '../../../smime/mime/smime';
@@ -66,7 +67,9 @@ describe('nesting limits', () => {
     );
     expect(error).toBeInstanceOf(MimeNestingError);
     expect((error as MimeNestingError).limit).toBe('depth');
-    expect((error as MimeNestingError).message).toMatch(/nested more than 32 levels/);
+    expect(error).toBeInstanceOf(SmimeError);
+    expect((error as MimeNestingError).userMessage).toMatch(/nested more than 32 levels/);
+    expect((error as MimeNestingError).name).toBe('MimeNestingError');
   });
 
   it('counts message/rfc822 nesting too', () => {
