@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import pcsclite from '@pokusew/pcsclite';
 import type { ApduTransport } from './apdu';
-import { CardAbsentError, CardCommunicationError, CardTimeoutError, PcscUnavailableError, ReaderNotFoundError, SCARD, fromPcscError, pcscCodeOf, type CardError } from './errors';
+import { CardAbsentError, CardCommunicationError, CardErrorCode, CardRemovedError, CardTimeoutError, PcscUnavailableError, ReaderNotFoundError, SCARD, fromPcscError, pcscCodeOf, type CardError } from './errors';
 
 type PcscLite = ReturnType<typeof pcsclite>;
 type PcscReader = Parameters<Parameters<PcscLite['on']>[1]>[0];
@@ -74,7 +74,7 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
-    if (await this.serviceReachable()) this.attach();
+    if (await this.serviceReachable()) await this.attach();
     else {
       this.emit('error', new PcscUnavailableError({ detail: `no pcscd at ${this.socketPath}` }));
       this.scheduleReconnect();
@@ -139,17 +139,20 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
       void this.serviceReachable().then((ok) => {
         if (this.stopped) return;
         if (ok) {
-          this.attach();
-          this.emit('service-restored');
+          void this.attach().then(() => this.emit('service-restored'));
         } else this.scheduleReconnect();
       });
     }, this.options.reconnectMs ?? 500);
   }
 
-  private attach(): void {
+  /** Creates the binding; resolves once the readers present now have reported their first status. */
+  private attach(): Promise<void> {
     const pcsc = pcsclite();
     this.pcsc = pcsc;
     this.serviceUp = true;
+    const firstStatus: Promise<void>[] = [];
+    let readersListed: () => void = () => undefined;
+    const listed = new Promise<void>((resolve) => (readersListed = resolve));
     pcsc.on('error', (err: unknown) => {
       if (this.pcsc !== pcsc) return;
       const error = fromPcscError(err, 'watching readers');
@@ -164,14 +167,24 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
       this.entries.set(reader.name, entry);
       this.emit('reader', reader.name);
       reader.on('error', (err: unknown) => {
-        if (this.pcsc === pcsc) this.emit('error', fromPcscError(err, `watching ${reader.name}`));
+        const error = fromPcscError(err, `watching ${reader.name}`);
+        // pcscd going away is reported once, as service-lost, by the binding's own error.
+        if (this.pcsc === pcsc && error.code !== CardErrorCode.PCSC_UNAVAILABLE) this.emit('error', error);
       });
+      firstStatus.push(new Promise<void>((resolve) => reader.once('status', () => resolve())));
       reader.on('status', (status: { state: number; atr?: Buffer }) => this.onStatus(entry, status));
       reader.on('end', () => {
         if (this.entries.get(reader.name) !== entry) return;
         this.dropReader(reader.name, entry);
       });
+      // The binding announces all current readers in one tick.
+      setImmediate(readersListed);
     });
+    const bound = (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
+    // With no reader at all there is no event to wait for: a short bound keeps start() prompt.
+    return bound(listed, 1_000)
+      .then(() => bound(Promise.all(firstStatus), 2_000))
+      .then(() => undefined);
   }
 
   /** Fortify-style edge detection: only a change of EMPTY or PRESENT is an event. */
@@ -226,6 +239,8 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
       const channel = await this.connect(name, entry.reader);
       try {
         return await work(channel);
+      } catch (err) {
+        throw await this.explain(err, entry);
       } finally {
         await channel.release();
       }
@@ -233,6 +248,13 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
     const result = entry.queue.then(run, run);
     entry.queue = result.catch(() => undefined);
     return result;
+  }
+
+  /** A failed exchange on a card that is gone is a removal, which is what the user must hear. */
+  private async explain(err: unknown, entry: ReaderEntry): Promise<unknown> {
+    if (!(err instanceof CardCommunicationError)) return err;
+    for (let i = 0; i < 10 && this.isPresent(entry); i++) await new Promise((r) => setTimeout(r, 100));
+    return this.isPresent(entry) ? err : new CardRemovedError({ cause: err, detail: err.message });
   }
 
   private async connect(name: string, reader: PcscReader): Promise<CardChannel> {
@@ -280,7 +302,10 @@ export class CardChannel implements ApduTransport {
       timer = setTimeout(() => reject(new CardTimeoutError(this.timeoutMs, { detail: `no answer from ${this.readerName}` })), this.timeoutMs);
     });
     try {
-      return await Promise.race([reply, timeout]);
+      const response = await Promise.race([reply, timeout]);
+      // vpcd answers an exchange with a vanished card with nothing at all.
+      if (response.length < 2) throw new CardCommunicationError({ detail: `empty response from ${this.readerName}` });
+      return response;
     } catch (err) {
       this.broken = err as CardError;
       reply.catch(() => undefined);

@@ -98,6 +98,7 @@ export const SCARD = {
   E_NO_SMARTCARD: 0x8010000c,
   E_NOT_TRANSACTED: 0x80100016,
   E_READER_UNAVAILABLE: 0x80100017,
+  F_COMM_ERROR: 0x80100013,
   E_NO_SERVICE: 0x8010001d,
   E_SERVICE_STOPPED: 0x8010001e,
   E_NO_READERS_AVAILABLE: 0x8010002e,
@@ -128,6 +129,7 @@ export function fromPcscError(err: unknown, what: string): CardError {
       return new CardInUseError({ cause: err, detail });
     case SCARD.E_NO_SERVICE:
     case SCARD.E_SERVICE_STOPPED:
+    case SCARD.F_COMM_ERROR:
       return new PcscUnavailableError({ cause: err, detail });
     case SCARD.E_UNKNOWN_READER:
     case SCARD.E_READER_UNAVAILABLE:

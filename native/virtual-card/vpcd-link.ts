@@ -72,6 +72,7 @@ export class VpcdLink extends EventEmitter {
       const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
       this.buffer = Buffer.alloc(0);
       let settled = false;
+      let failedBeforeConnect = false;
       socket.once('connect', () => {
         settled = true;
         this.socket = socket;
@@ -81,6 +82,8 @@ export class VpcdLink extends EventEmitter {
       socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
       socket.on('error', (err) => {
         if (!settled) {
+          // Not connected yet: the caller (open or the reconnect loop) handles it; 'close' stays quiet.
+          failedBeforeConnect = true;
           settled = true;
           reject(new VpcdLinkError(`cannot reach the vpcd reader at ${this.options.host}:${this.options.port}`, { cause: err }));
         } else if (!this.closed) {
@@ -89,7 +92,7 @@ export class VpcdLink extends EventEmitter {
       });
       socket.on('close', () => {
         if (this.socket === socket) this.socket = undefined;
-        if (!settled) return;
+        if (!settled || failedBeforeConnect) return;
         this.emit('disconnected');
         if (!this.closed && this.options.reconnect !== false) this.scheduleReconnect();
       });
@@ -102,7 +105,6 @@ export class VpcdLink extends EventEmitter {
       if (this.closed) return;
       this.dial().catch(() => this.scheduleReconnect());
     }, this.options.reconnectDelayMs ?? 200);
-    this.reconnectTimer.unref();
   }
 
   private onData(socket: Socket, chunk: Buffer): void {

@@ -3,7 +3,6 @@ import { Daemon, HarnessError, makeWorkDir, disposeWorkDir, tailOf, waitFor, typ
 import type { PcscdHandle } from './pcsc';
 
 const repo = resolve(import.meta.dirname, '../..');
-const tsx = join(repo, 'node_modules/.bin/tsx');
 const main = join(repo, 'native/virtual-card/main.ts');
 
 export interface VirtualCardOptions {
@@ -30,7 +29,11 @@ export async function startVirtualCard(pcscd: PcscdHandle, opts: VirtualCardOpti
   const stateFile = opts.stateFile ?? join(dir, 'card.json');
   const logFile = join(dir, 'card.log');
   const hex = (n: number): string => n.toString(16);
+  // node --import tsx (not the tsx wrapper, which forks): the PID we hold is the card itself, so
+  // yank() really pulls the card at once.
   const args = [
+    '--import',
+    'tsx',
     main,
     '--state',
     stateFile,
@@ -42,7 +45,7 @@ export async function startVirtualCard(pcscd: PcscdHandle, opts: VirtualCardOpti
     ...(opts.silentIns !== undefined ? ['--silent-ins', hex(opts.silentIns)] : []),
     ...(opts.verbose ? ['--verbose'] : []),
   ];
-  const daemon = new Daemon({ name, command: tsx, args, logFile, cwd: repo });
+  const daemon = new Daemon({ name, command: process.execPath, args, logFile, cwd: repo });
   try {
     // Present for PC/SC clients once pcscd has powered it up, not merely when the TCP link is up.
     await waitFor('virtual card powered up by pcscd', () => (/^control power-on$/m.test(tailOf(logFile, 400)) ? true : undefined), { daemon, timeoutMs: 30_000 });
