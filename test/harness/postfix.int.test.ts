@@ -185,16 +185,30 @@ describe('private Postfix with an after-queue content filter, delivering to Dove
     expect(source.toString('utf8')).toMatch(new RegExp(`^${FILTER_HEADER}: passed$`, 'm'));
   });
 
-  it('leaves no Postfix process or directory behind when a second instance is stopped', async () => {
-    const second = await startPostfix({ contentFilter: false });
-    expect(second.smtp.port).not.toBe(postfix.smtp.port);
-    const masterPid = second.masterPid;
-    expect(Number(readFileSync(`${second.dir}/queue/pid/master.pid`, 'utf8').trim())).toBe(masterPid);
-    expect(findProcesses((p) => p.pgrp === masterPid).length).toBeGreaterThan(0);
+  it('as a plain relay holds mail until a next hop is set, then delivers it; stops without leftovers', async () => {
+    const relay = await startPostfix({ contentFilter: false });
+    const masterPid = relay.masterPid;
+    try {
+      expect(relay.filter).toBeUndefined();
+      expect(relay.smtp.port).not.toBe(postfix.smtp.port);
+      expect(Number(readFileSync(`${relay.dir}/queue/pid/master.pid`, 'utf8').trim())).toBe(masterPid);
 
-    await second.stop();
+      const subject = `plain relay ${Date.now()}`;
+      await submit(relay.smtp, subject, 'no filter on this instance\n');
+      await waitFor(
+        'the message to wait for a next hop',
+        async () => (await relay.queue()).find((e) => e.recipients.some((r) => r.delay_reason?.includes('no next hop'))),
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      await relay.setNextHop({ protocol: 'lmtp', ...dovecot.lmtp });
+      const source = await waitFor(`"${subject}" in bob's INBOX`, () => findInInbox(dovecot, subject), { timeoutMs: 30_000, intervalMs: 250 });
+      expect(source.toString('utf8')).not.toContain(FILTER_HEADER);
+      expect(findProcesses((p) => p.pgrp === masterPid).length).toBeGreaterThan(0);
+    } finally {
+      await relay.stop();
+    }
     // SSMAX_KEEP_LOGS=1 keeps the directory on purpose.
-    expect(existsSync(second.dir)).toBe(keepLogsRequested());
+    expect(existsSync(relay.dir)).toBe(keepLogsRequested());
     expect(findProcesses((p) => p.pid === masterPid || p.pgrp === masterPid)).toEqual([]);
   });
 

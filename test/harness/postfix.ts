@@ -122,7 +122,11 @@ function renderMainCf(p: {
     maximal_backoff_time: '4s',
     queue_run_delay: '2s',
     content_filter: p.filterPort === undefined ? '' : `${FILTER_TRANSPORT}:[${HOST}]:${p.filterPort}`,
+    // Until a next hop is set, mail is accepted and deferred by the retry service.
     default_transport: p.nextHop ? transportOf(p.nextHop) : 'retry:4.4.0 no next hop configured in this harness instance',
+    // smtpd would otherwise refuse at RCPT time every recipient routed to "retry" (or "error").
+    // Recipients are checked where mail ends up: the next hop (Dovecot LMTP refuses unknown users).
+    smtpd_reject_unlisted_recipient: 'no',
     transport_maps: p.hasRoutes ? `texthash:${p.dir}/etc/transport` : '',
     ...p.extra,
   };
