@@ -1,0 +1,301 @@
+import { z } from 'zod';
+
+/**
+ * The data that crosses the API: plain, serialisable shapes (structured-clone and JSON safe),
+ * defined here and not imported from `smime/` or `client/`, because the renderer may import only
+ * `api/`. Argument shapes are zod schemas (validated on every call by the main process and the
+ * bridge); result shapes are TypeScript types (the main process is the trusted side).
+ */
+
+// ---------------------------------------------------------------- app and settings
+
+export const LANGUAGES = ['ja', 'en'] as const;
+export const languageSchema = z.enum(LANGUAGES);
+export type Language = z.infer<typeof languageSchema>;
+
+/** Where the API is being served from: the Electron preload, or the loopback bridge to a browser. */
+export type RuntimeKind = 'electron' | 'bridge';
+
+export interface AppInfo {
+  name: 'SSMAX';
+  version: string;
+  runtime: RuntimeKind;
+  /** Node/Electron/Chromium versions of the main process, for the About box and bug reports. */
+  versions: { node: string; electron?: string; chrome?: string };
+  platform: string;
+  /** Problems found at start-up that the user should know about (e.g. a corrupt settings file). */
+  notices: StartupNotice[];
+}
+
+export interface StartupNotice {
+  code: 'SettingsFileCorrupt';
+  message: string;
+  /** Where the unreadable original was kept, so IT can look at it. */
+  keptAs?: string;
+}
+
+/** Persisted user settings. Every field has a default; the file on disk is validated on load. */
+export const settingsSchema = z.object({
+  language: languageSchema,
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+export const settingsPatchSchema = settingsSchema.partial().strict();
+export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+// ---------------------------------------------------------------- accounts, folders, lists
+
+const id = z.string().min(1).max(200);
+export const accountIdSchema = id;
+export type AccountId = string;
+
+export interface Account {
+  id: AccountId;
+  email: string;
+  displayName: string;
+  /** The organisation from the pinned org bundle (SPEC §6). */
+  org: { name: string; domains: string[]; encryptionKeyFingerprint: string };
+}
+
+export type FolderRole = 'inbox' | 'sent' | 'drafts' | 'trash' | 'junk' | 'archive' | 'other';
+
+export interface Folder {
+  accountId: AccountId;
+  path: string;
+  name: string;
+  role: FolderRole;
+  unread: number;
+  total: number;
+}
+
+export const folderRefSchema = z.object({ accountId: accountIdSchema, path: z.string().min(1).max(1000) }).strict();
+export type FolderRef = z.infer<typeof folderRefSchema>;
+
+export const messageRefSchema = folderRefSchema.extend({ uid: z.number().int().positive() }).strict();
+export type MessageRef = z.infer<typeof messageRefSchema>;
+
+export const messagePageQuerySchema = z
+  .object({
+    folder: folderRefSchema,
+    /** Zero-based index of the first row; the list is sorted newest first. */
+    offset: z.number().int().nonnegative(),
+    limit: z.number().int().min(1).max(500),
+    /** Server-side IMAP SEARCH text; empty or absent means the whole folder. */
+    search: z.string().max(500).optional(),
+  })
+  .strict();
+export type MessagePageQuery = z.infer<typeof messagePageQuerySchema>;
+
+/** The one trust state shown per message (SPEC §5 "Client, receive"). */
+export type TrustState = 'verified' | 'signed' | 'unsigned' | 'failed';
+
+export interface MessageSummary {
+  ref: MessageRef;
+  from: { name: string; email: string };
+  subject: string;
+  date: string;
+  unread: boolean;
+  flagged: boolean;
+  hasAttachments: boolean;
+  /** Absent until the message has been opened once (it is encrypted to the card until then). */
+  trust?: TrustState;
+  /** Mail from outside SSMAX, delivered marked as such by the receiving org (SPEC §5). */
+  external: boolean;
+}
+
+export interface MessagePage {
+  folder: FolderRef;
+  offset: number;
+  total: number;
+  rows: MessageSummary[];
+}
+
+// ---------------------------------------------------------------- open: the chain result
+
+/**
+ * Placeholder for the chain result model, aligned with SPEC §4–§5. The S/MIME core (`smime/`)
+ * owns the real model; the client maps it onto this serialisable DTO. Fields may grow; the
+ * state words will not change.
+ */
+export type ChainLinkRole = 'sender' | 'sending-org' | 'receiving-org' | 'forwarder' | 'forwarder-org';
+export type ChainLinkStatus = 'valid' | 'invalid' | 'revoked' | 'expired' | 'untrusted' | 'missing';
+
+export interface ChainLink {
+  /** ① sender, ② sending org, ③ receiving org, ④ ⑤ for forwards. */
+  role: ChainLinkRole;
+  status: ChainLinkStatus;
+  /** The signer certificate's subject (person and staff ID, or the org). */
+  subject: string;
+  /** rfc822Name for a person, or the org's domain. */
+  email: string;
+  signingTime?: string;
+  certificate?: { serial: string; issuer: string; notBefore: string; notAfter: string; sha256: string };
+  /** Why the link is not valid, one plain sentence each; empty when valid. */
+  reasons: string[];
+}
+
+export type Verdict = 'Safe' | 'Danger' | 'Unsupported' | 'Error';
+
+export interface AttachmentInfo {
+  index: number;
+  name: string;
+  size: number;
+  mediaType: string;
+  sha256: string;
+  /** The verdicts attested by each org link that inspected it (SPEC §4 inspection attestation). */
+  verdicts: { by: ChainLinkRole; verdict: Verdict; reason?: string }[];
+  /** False for Danger: the client refuses to save it. */
+  savable: boolean;
+}
+
+export type MessageWarning =
+  | 'external'
+  | 'from-differs-from-signer'
+  | 'header-protection-mismatch'
+  | 'partially-signed'
+  | 'ppap';
+
+export interface ChainResult {
+  state: TrustState;
+  links: ChainLink[];
+  warnings: MessageWarning[];
+  /** Outer authentication results for external mail (SPEC §5), as reported by the receiving org. */
+  externalAuth?: { spf?: string; dkim?: string; dmarc?: string };
+}
+
+export interface OpenedMessage {
+  ref: MessageRef;
+  headers: { from: string; to: string[]; cc: string[]; subject: string; date: string; messageId: string };
+  chain: ChainResult;
+  /** Plain text body, if any. */
+  text?: string;
+  /** HTML already sanitized in the main process; shown in a sandboxed view with `script-src 'none'`. */
+  html?: { sanitized: string; remoteContentBlocked: boolean };
+  attachments: AttachmentInfo[];
+}
+
+export const openOptionsSchema = z.object({ loadRemoteContent: z.boolean() }).strict();
+export type OpenOptions = z.infer<typeof openOptionsSchema>;
+
+export const attachmentRefSchema = z.object({ message: messageRefSchema, index: z.number().int().nonnegative() }).strict();
+export type AttachmentRef = z.infer<typeof attachmentRefSchema>;
+
+// ---------------------------------------------------------------- compose and send
+
+const address = z.string().min(3).max(320);
+
+export const draftSchema = z
+  .object({
+    accountId: accountIdSchema,
+    to: z.array(address).min(1).max(500),
+    cc: z.array(address).max(500),
+    subject: z.string().max(998),
+    text: z.string().max(10_000_000),
+    /** Files are read by the main process from these paths chosen in a file dialog. */
+    attachments: z.array(z.object({ path: z.string().min(1).max(4096) }).strict()).max(100),
+    inReplyTo: messageRefSchema.optional(),
+    /** Forward attaches the original as message/rfc822 with its chain (SPEC §4). */
+    forwardOf: messageRefSchema.optional(),
+    /** The user saw the PPAP warning and chose to send anyway. */
+    acknowledgedPpap: z.boolean().optional(),
+  })
+  .strict();
+export type Draft = z.infer<typeof draftSchema>;
+
+export interface SendReceipt {
+  outboxId: string;
+  state: OutboxState;
+}
+
+export type OutboxState = 'queued' | 'submitting' | 'retrying' | 'sent' | 'failed';
+
+export interface OutboxEntry {
+  id: string;
+  subject: string;
+  to: string[];
+  state: OutboxState;
+  attempts: number;
+  lastError?: string;
+  nextAttemptAt?: string;
+}
+
+export interface PpapCheck {
+  /** Attachments that look like password-protected archives. */
+  suspicious: { path: string; reason: string }[];
+}
+
+// ---------------------------------------------------------------- card and PIN
+
+export type CardState = 'no-reader' | 'no-card' | 'ready' | 'locked' | 'blocked' | 'unknown-card';
+
+export interface CardStatus {
+  state: CardState;
+  reader?: string;
+  holder?: { name: string; staffId?: string; email: string };
+  /** PIN tries left, when the card tells. */
+  pinTriesLeft?: number;
+}
+
+export type PinPurpose = 'sign' | 'decrypt' | 'enroll';
+
+export interface PinRequest {
+  requestId: string;
+  purpose: PinPurpose;
+  /** What the PIN is for, in the user's words: "Sign the mail to …". */
+  description: string;
+  triesLeft?: number;
+}
+
+export const pinRequestIdSchema = z.string().min(1).max(100);
+/** PIV PINs are 6–8 characters (SP 800-73). */
+export const pinSchema = z.string().min(6).max(8);
+
+// ---------------------------------------------------------------- enrollment (IT mode)
+
+export type EnrollmentStep =
+  | 'insert-card'
+  | 'initialise'
+  | 'generate-keys'
+  | 'request-certificates'
+  | 'write-certificates'
+  | 'check'
+  | 'done';
+
+export const enrollmentStartSchema = z
+  .object({
+    email: address,
+    displayName: z.string().min(1).max(200),
+    staffId: z.string().min(1).max(64),
+    /** One-time code from the org CA that authorises this enrollment. */
+    enrollmentCode: z.string().min(4).max(200),
+    algorithm: z.enum(['rsa2048', 'p256']),
+  })
+  .strict();
+export type EnrollmentRequest = z.infer<typeof enrollmentStartSchema>;
+
+export interface EnrollmentProgress {
+  enrollmentId: string;
+  step: EnrollmentStep;
+  /** Set when the step failed: wrong card, blocked PIN, CA unreachable… */
+  error?: { code: string; message: string };
+}
+
+export const enrollmentIdSchema = z.string().min(1).max(100);
+
+// ---------------------------------------------------------------- report
+
+export interface ReportReceipt {
+  /** The abuse desk's reference for follow-up. */
+  reference: string;
+}
+
+// ---------------------------------------------------------------- events
+
+export interface SyncProgress {
+  accountId: AccountId;
+  folder?: string;
+  done: number;
+  total: number;
+  state: 'idle' | 'syncing' | 'offline' | 'error';
+  message?: string;
+}

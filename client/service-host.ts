@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import {
+  ApiError,
+  NotAvailableYet,
+  type AppInfo,
+  type Language,
+  type RuntimeKind,
+  type Settings,
+  type SettingsPatch,
+  type SsmaxApi,
+  type SsmaxClient,
+  type StartupNotice,
+} from '../api';
+import { EventHub } from './events';
+import { SettingsStore, SettingsWriteFailed, defaultSettings } from './settings/store';
+
+/**
+ * The service host: the one implementation of `SsmaxApi`, in plain Node. Electron's main process
+ * and the loopback bridge both delegate to an instance of it, so the UI sees the same behaviour
+ * through either transport. What this build cannot do yet answers `NotAvailableYet`.
+ */
+export interface ServiceHostOptions {
+  /** Where settings (and later the cache and outbox) live; Electron passes `app.getPath('userData')`. */
+  dataDir: string;
+  runtime: RuntimeKind;
+  /** Language used until the user picks one (Electron passes the OS locale). Default English. */
+  defaultLanguage?: Language;
+  /** Defaults to the version in package.json. */
+  version?: string;
+  versions?: { electron?: string; chrome?: string };
+}
+
+export class ServiceHost implements SsmaxClient {
+  readonly events: EventHub;
+  private readonly notices: StartupNotice[];
+
+  private constructor(
+    private readonly opts: ServiceHostOptions,
+    private readonly settingsStore: SettingsStore,
+    notices: StartupNotice[],
+  ) {
+    this.events = new EventHub((event, err) => console.error(`ssmax: a listener of ${event} failed:`, err));
+    this.notices = notices;
+  }
+
+  static async open(opts: ServiceHostOptions): Promise<ServiceHost> {
+    const { store, problem } = await SettingsStore.open(opts.dataDir, defaultSettings(opts.defaultLanguage ?? 'en'));
+    const notices: StartupNotice[] = [];
+    if (problem !== undefined) {
+      console.error(`ssmax: ${problem.message}`, problem.cause);
+      notices.push({ code: 'SettingsFileCorrupt', message: problem.message, keptAs: problem.keptAs });
+    }
+    return new ServiceHost(opts, store, notices);
+  }
+
+  get dataDir(): string {
+    return this.opts.dataDir;
+  }
+
+  readonly app: SsmaxApi['app'] = {
+    info: async (): Promise<AppInfo> => {
+      const versions: AppInfo['versions'] = { node: process.versions.node, ...this.opts.versions };
+      return {
+        name: 'SSMAX',
+        version: this.opts.version ?? packageVersion(),
+        runtime: this.opts.runtime,
+        versions,
+        platform: process.platform,
+        notices: [...this.notices],
+      };
+    },
+  };
+
+  readonly settings: SsmaxApi['settings'] = {
+    get: async (): Promise<Settings> => this.settingsStore.get(),
+    update: async (patch: SettingsPatch): Promise<Settings> => {
+      let next: Settings;
+      try {
+        next = await this.settingsStore.update(patch);
+      } catch (err) {
+        if (err instanceof SettingsWriteFailed) throw new ApiError('StorageFailed', err.message, { method: 'settings.update', cause: err });
+        throw err;
+      }
+      this.events.emit('settings.changed', next);
+      return next;
+    },
+  };
+
+  // Declared for issues 7–8, not built yet: each answers NotAvailableYet (see api/channels.ts).
+  readonly accounts: SsmaxApi['accounts'] = {
+    list: notYet('accounts.list'),
+    discover: notYet('accounts.discover'),
+    confirm: notYet('accounts.confirm'),
+  };
+  readonly folders: SsmaxApi['folders'] = { list: notYet('folders.list') };
+  readonly messages: SsmaxApi['messages'] = {
+    page: notYet('messages.page'),
+    open: notYet('messages.open'),
+    setFlags: notYet('messages.setFlags'),
+    saveAttachment: notYet('messages.saveAttachment'),
+  };
+  readonly compose: SsmaxApi['compose'] = { checkPpap: notYet('compose.checkPpap'), send: notYet('compose.send') };
+  readonly outbox: SsmaxApi['outbox'] = { list: notYet('outbox.list') };
+  readonly card: SsmaxApi['card'] = { status: notYet('card.status') };
+  readonly pin: SsmaxApi['pin'] = { answer: notYet('pin.answer'), cancel: notYet('pin.cancel') };
+  readonly enrollment: SsmaxApi['enrollment'] = { start: notYet('enrollment.start'), cancel: notYet('enrollment.cancel') };
+  readonly report: SsmaxApi['report'] = { malicious: notYet('report.malicious') };
+}
+
+function notYet(method: string): () => Promise<never> {
+  return async () => {
+    throw new NotAvailableYet(method);
+  };
+}
+
+let cachedVersion: string | undefined;
+function packageVersion(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return cachedVersion;
+}

@@ -1,0 +1,96 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BrowserWindow, app, ipcMain, protocol, session } from 'electron';
+import { ServiceHost } from '../client/service-host';
+import { forwardEvents, registerIpcHandlers } from './ipc';
+import { APP_ENTRY, APP_SCHEME, isTrustedIpcEvent, serveRendererFile } from './security';
+
+/**
+ * The Electron main process: one window, hardened per Electron's security checklist, hosting the
+ * same service host the loopback bridge uses. Everything here is wiring; the behaviour lives in
+ * client/ (services) and ./ipc.ts, ./security.ts (tested without Electron).
+ */
+
+// Layout after packaging: dist/electron/{main,preload}.js next to dist/renderer/.
+const here = dirname(fileURLToPath(import.meta.url));
+const RENDERER_DIR = join(here, '..', 'renderer');
+const PRELOAD = join(here, 'preload.cjs');
+
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true } }]);
+
+const windowIds = new Set<number>();
+let mainWindow: BrowserWindow | null = null;
+
+// Two instances would race on the settings file, the cache and the outbox.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (mainWindow === null) return;
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+  app.on('web-contents-created', (_event, contents) => {
+    // The app never navigates: links in mail open nothing here (a later "open in browser" goes
+    // through a validated API call), and no page may open windows or attach webviews.
+    contents.on('will-navigate', (event) => event.preventDefault());
+    contents.on('will-redirect', (event) => event.preventDefault());
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+  app.on('window-all-closed', () => app.quit());
+  app.whenReady().then(start, (err: unknown) => {
+    console.error('ssmax: start-up failed', err);
+    app.exit(1);
+  });
+}
+
+async function start(): Promise<void> {
+  const host = await ServiceHost.open({
+    dataDir: app.getPath('userData'),
+    runtime: 'electron',
+    defaultLanguage: app.getLocale().toLowerCase().startsWith('ja') ? 'ja' : 'en',
+    version: app.getVersion(),
+    versions: { electron: process.versions.electron, chrome: process.versions.chrome },
+  });
+
+  // No camera, microphone, notifications, geolocation, clipboard-read… for any page.
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  protocol.handle(APP_SCHEME, (request) => serveRendererFile(RENDERER_DIR, request.url));
+
+  registerIpcHandlers(ipcMain, host, (event) => isTrustedIpcEvent(event, windowIds));
+  createWindow(host);
+}
+
+function createWindow(host: ServiceHost): void {
+  const win = new BrowserWindow({
+    width: 1280,
+    height: 800,
+    show: false,
+    webPreferences: {
+      preload: PRELOAD,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  });
+  const id = win.webContents.id;
+  windowIds.add(id);
+  const stopEvents = forwardEvents(host, (channel, payload) => {
+    if (!win.isDestroyed()) win.webContents.send(channel, payload);
+  });
+  win.on('closed', () => {
+    windowIds.delete(id);
+    stopEvents();
+    mainWindow = null;
+  });
+  win.once('ready-to-show', () => win.show());
+  mainWindow = win;
+  void win.loadURL(APP_ENTRY);
+}

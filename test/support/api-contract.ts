@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError, type RuntimeKind, type Settings, type SsmaxClient } from '../../api';
+
+/**
+ * The API contract: the same behaviour through every transport (issue 7: "the preload and the
+ * bridge pass the same API contract test suite"). A transport's test calls `apiContract` with a
+ * factory that starts a real service host in `dataDir` and hands back a client that reaches it
+ * through that transport.
+ */
+export interface ContractTransport {
+  client: SsmaxClient;
+  close(): Promise<void>;
+}
+
+export interface ContractSetup {
+  runtime: RuntimeKind;
+  /** Starts a fresh service host on `dataDir` (a restart when called again) and connects to it. */
+  connect(dataDir: string): Promise<ContractTransport>;
+  makeDataDir(): Promise<string>;
+  removeDataDir(dir: string): Promise<void>;
+}
+
+async function rejection(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiError);
+    return err as ApiError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+export function apiContract(transportName: string, setup: ContractSetup): void {
+  describe(`SsmaxApi contract through ${transportName}`, () => {
+    let dataDir: string;
+    let open: ContractTransport[] = [];
+    const connect = async (): Promise<SsmaxClient> => {
+      const t = await setup.connect(dataDir);
+      open.push(t);
+      return t.client;
+    };
+
+    beforeEach(async () => {
+      dataDir = await setup.makeDataDir();
+    });
+    afterEach(async () => {
+      for (const t of open) await t.close();
+      open = [];
+      await setup.removeDataDir(dataDir);
+    });
+
+    it('app.info names the product, the package version and the runtime serving the API', async () => {
+      const api = await connect();
+      const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+      const info = await api.app.info();
+      expect(info).toMatchObject({ name: 'SSMAX', version: pkg.version, runtime: setup.runtime, notices: [] });
+      expect(info.versions.node).toBe(process.versions.node);
+    });
+
+    it('settings default to English, and a language change is answered, announced, persisted and survives a restart', async () => {
+      const api = await connect();
+      expect(await api.settings.get()).toEqual({ language: 'en' });
+
+      // Awaited, not assumed ordered: Electron does not order webContents.send against invoke replies.
+      let stop = (): void => undefined;
+      const announced = new Promise<Settings>((resolve) => (stop = api.events.on('settings.changed', resolve)));
+      expect(await api.settings.update({ language: 'ja' })).toEqual({ language: 'ja' });
+      expect(await announced).toEqual({ language: 'ja' });
+      stop();
+
+      const onDisk = JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as { settings: Settings };
+      expect(onDisk.settings.language).toBe('ja');
+
+      const restarted = await connect();
+      expect(await restarted.settings.get()).toEqual({ language: 'ja' });
+    });
+
+    it('refuses a language outside ja/en with InvalidArguments naming the field, and changes nothing', async () => {
+      const api = await connect();
+      const err = await rejection(api.settings.update({ language: 'fr' } as never));
+      expect(err.code).toBe('InvalidArguments');
+      expect(err.method).toBe('settings.update');
+      expect(err.issues.map((i) => i.path)).toEqual(['0.language']);
+      expect(await api.settings.get()).toEqual({ language: 'en' });
+    });
+
+    it('refuses unknown settings keys and extra arguments', async () => {
+      const api = await connect();
+      expect((await rejection(api.settings.update({ language: 'ja', colour: 'red' } as never))).code).toBe('InvalidArguments');
+      const get = api.settings.get as unknown as (extra: string) => Promise<Settings>;
+      expect((await rejection(get('extra'))).code).toBe('InvalidArguments');
+    });
+
+    it('answers NotAvailableYet for declared methods this build does not implement, never data', async () => {
+      const api = await connect();
+      for (const call of [() => api.accounts.list(), () => api.card.status(), () => api.outbox.list()]) {
+        const err = await rejection(call());
+        expect(err.code).toBe('NotAvailableYet');
+        expect(err.message).toMatch(/not available in this version/);
+      }
+    });
+
+    it('validates arguments of unimplemented methods too (the schema is the contract, not the implementation)', async () => {
+      const api = await connect();
+      expect((await rejection(api.pin.answer('request-1', '12'))).code).toBe('InvalidArguments');
+      expect((await rejection(api.pin.answer('request-1', '123456'))).code).toBe('NotAvailableYet');
+    });
+  });
+}
