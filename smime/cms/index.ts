@@ -18,3 +18,4 @@ export {
   type SmtpEnvelope,
   type Verdict,
 } from './ssmax-attributes';
+export { decryptContent, encryptContent, type DecryptedContent, type EnvelopeKind, type EnvelopeOptions } from './envelope';
