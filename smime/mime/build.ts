@@ -135,6 +135,18 @@ export function base64Lines(data: Uint8Array, lineLength = 76): Buffer {
   return out.subarray(0, o);
 }
 
+/** `; key="value"` Content-Type parameters, refusing anything that could break out of the header. */
+function extraParams(params: Record<string, string> | undefined): string {
+  return Object.entries(params ?? {})
+    .map(([k, v]) => {
+      if (!/^[a-zA-Z0-9-]+$/.test(k) || !/^[\x20-\x7e]*$/.test(v) || /["\\]/.test(v)) {
+        throw new MimeBuildError(`Invalid Content-Type parameter ${k.slice(0, 40)}.`);
+      }
+      return `; ${k}="${v}"`;
+    })
+    .join('');
+}
+
 function randomBoundaryBase(): string {
   return globalThis.crypto.randomUUID().replace(/-/g, '');
 }
@@ -268,9 +280,7 @@ export async function buildContentEntity(
   // A child of a throw-away parent: MimeNode adds Date, Message-ID and MIME-Version only to roots.
   const holder = new MimeNode('multipart/mixed', nodeOptions(options));
   const base = contentType(content);
-  const params = Object.entries(options.rootParams ?? {})
-    .map(([k, v]) => `; ${k}="${v}"`)
-    .join('');
+  const params = extraParams(options.rootParams);
   const node = holder.createChild(base + params, nodeOptions(options));
   fillContent(node, base, content, options);
   const entity = await buildNode(node);
@@ -371,9 +381,7 @@ const P7_NAMES: Record<SmimeType, string> = {
 /** application/pkcs7-mime with the DER base64-encoded at 76 columns (RFC 8551 §3.2, §3.3, §3.4). */
 export function buildPkcs7Mime(input: Pkcs7MimeInput): Buffer {
   const name = P7_NAMES[input.smimeType];
-  const extra = Object.entries(input.params ?? {})
-    .map(([k, v]) => `; ${k}="${v}"`)
-    .join('');
+  const extra = extraParams(input.params);
   const head =
     renderHeaders(input.headers ?? []) +
     'MIME-Version: 1.0' +

@@ -175,22 +175,24 @@ function normalise(name: string, value: string): string {
 /**
  * Compare the protected header fields with the outer header section, field by field.
  * The client shows the protected values; any result other than `match` without
- * `declaredBySender` deserves a warning.
+ * `declaredBySender` deserves a warning. With `undefined` (a payload without header protection)
+ * every outer field comes back as `missing-inner`: shown, but not protected.
  */
 export function compareHeaders(
-  protectedHeaders: ProtectedHeaders,
+  protectedHeaders: ProtectedHeaders | undefined,
   outer: MimeHeaders,
   names: readonly string[] = PROTECTED_HEADER_NAMES,
 ): HeaderComparison[] {
   const result: HeaderComparison[] = [];
   for (const name of names) {
-    const innerRaw = protectedHeaders.headers.getAll(name);
+    // Without header protection nothing is protected: every outer field is reported as such.
+    const innerRaw = protectedHeaders?.headers.getAll(name) ?? [];
     const outerRaw = outer.getAll(name);
     if (innerRaw.length === 0 && outerRaw.length === 0) continue;
     const inner = innerRaw.join(', ');
     const outerValue = outerRaw.join(', ');
     let declaredBySender: boolean | undefined;
-    if (protectedHeaders.mode === 'cipher') {
+    if (protectedHeaders?.mode === 'cipher') {
       const declared = protectedHeaders.hpOuter
         .filter((h) => h.name.toLowerCase() === name.toLowerCase())
         .map((h) => h.value);

@@ -59,7 +59,8 @@ export type MimeDefectCode =
   | 'missing-close-delimiter'
   | 'no-parts'
   | 'encoded-message'
-  | 'mixed-line-endings';
+  | 'mixed-line-endings'
+  | 'mbox-from-line';
 
 /** Something wrong with the structure that the parser worked around (best effort). */
 export interface MimeDefect {
@@ -229,7 +230,19 @@ export function parseMessage(bytes: Buffer | Uint8Array, options: ParseOptions =
     );
   }
   const ctx: Context = { limits, parts: 0, defects: [] };
-  const root = parseEntity(ctx, source, 0, source.length, 0, '', 'text/plain');
+  // Messages saved from an mbox start with a "From sender date" line that is not a header; skip it
+  // (reported) rather than reading the whole message as a body.
+  let start = 0;
+  if (source.length >= 5 && source.toString('latin1', 0, 5) === 'From ') {
+    const nl = source.indexOf(LF);
+    start = nl === -1 ? source.length : nl + 1;
+    ctx.defects.push({
+      code: 'mbox-from-line',
+      path: '',
+      message: 'The message starts with an mbox "From " line, which was skipped.',
+    });
+  }
+  const root = parseEntity(ctx, source, start, source.length, 0, '', 'text/plain');
   const lineEndings = lineEndingStyle(source);
   if (lineEndings === 'mixed') {
     ctx.defects.push({

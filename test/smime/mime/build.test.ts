@@ -192,6 +192,21 @@ describe('S/MIME wrappers', () => {
     expect(parseMessage(bytes).root.contentType.params['boundary']).not.toBe('----=_signed_fixed');
   });
 
+  it('refuses Content-Type parameters that would break out of the header', () => {
+    const der = Buffer.from([0x30, 0]);
+    expect(() =>
+      buildPkcs7Mime({ smimeType: 'enveloped-data', der, params: { hp: 'cipher"; boundary="x' } }),
+    ).toThrow(MimeBuildError);
+    expect(() => buildPkcs7Mime({ smimeType: 'enveloped-data', der, params: { 'a b': 'x' } })).toThrow(
+      MimeBuildError,
+    );
+    expect(() =>
+      buildPkcs7Mime({ smimeType: 'enveloped-data', der, params: { x: 'line\r\nBcc: e@x' } }),
+    ).toThrow(MimeBuildError);
+    const ok = parseMessage(buildPkcs7Mime({ smimeType: 'enveloped-data', der, params: { hp: 'cipher' } }));
+    expect(ok.root.contentType.params['hp']).toBe('cipher');
+  });
+
   for (const smimeType of ['enveloped-data', 'authEnveloped-data', 'signed-data'] as const) {
     it(`wraps ${smimeType} DER in application/pkcs7-mime`, () => {
       const der = pseudoRandomBytes(4096, 11);

@@ -191,6 +191,14 @@ body
     expect(prot.legacyDisplayParts.map((e) => e.path)).toEqual(['1']);
   });
 
+  it('reports every outer field as missing-inner when there is no header protection', () => {
+    const outer = parseMessage(crlf('From: a@example.org\nSubject: unprotected\n\nx')).root.headers;
+    expect(compareHeaders(undefined, outer)).toEqual([
+      { name: 'From', status: 'missing-inner', outer: 'a@example.org' },
+      { name: 'Subject', status: 'missing-inner', outer: 'unprotected' },
+    ]);
+  });
+
   it('returns undefined when the payload has no hp parameter (no header protection)', () => {
     expect(
       extractProtectedHeaders(parseMessage(crlf('Subject: x\nContent-Type: text/plain\n\nx')).root),

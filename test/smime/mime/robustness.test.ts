@@ -160,6 +160,15 @@ describe('malformed structure: best effort, flagged', () => {
     });
   }
 
+  it('skips an mbox "From " line at the start and reports it', () => {
+    const msg = parseMessage(
+      crlf('From alice@example.org Mon Nov 23 10:00:00 2026\nSubject: saved from mbox\n\nbody\n'),
+    );
+    expect(msg.defects.map((d) => d.code)).toEqual(['mbox-from-line']);
+    expect(msg.root.headers.get('subject')).toBe('saved from mbox');
+    expect(msg.root.text()).toBe('body\r\n');
+  });
+
   it('keeps the parts it could find when the closing delimiter is missing', () => {
     const msg = parseMessage(
       crlf('Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b\n\nsecond, truncated'),
