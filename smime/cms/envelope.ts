@@ -4,7 +4,7 @@ import { readDigestAlgorithm, rejectWeak } from './algorithms';
 import { signedAttributesForSignature } from './attributes';
 import { equalBytes, readCertificateIds, type CertificateIds } from './certificate';
 import { encodeContentInfo, readContentInfo } from './content-info';
-import { Tag, bitString, childrenOf, ctx, decodeOid, der, expectTag, integer, octets, oid, readInteger, seq, tlv, type Element } from './der';
+import { Chunks, Tag, bitString, childrenOf, ctx, decodeOid, der, expectTag, integer, octets, oid, readInteger, seq, tlv, type Element } from './der';
 import { CmsFormatError, DecryptionError, UnsupportedAlgorithmError } from './errors';
 import { OID } from './oids';
 import { nodeName, oaepDecode, pkcs1v15DecodeImplicit, type KdfHash } from './rsa-padding';
@@ -113,7 +113,8 @@ export function encryptContent(options: EnvelopeOptions): Uint8Array {
   if (kind === 'auth-enveloped') {
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', cek, nonce, { authTagLength: 16 });
-    const encrypted = Buffer.concat([cipher.update(options.content), cipher.final()]);
+    // Ciphertext chunks go into the output as they are: one copy of the content, into the final DER.
+    const encrypted = new Chunks([cipher.update(options.content), cipher.final()]);
     const tag = cipher.getAuthTag();
     const algorithm = seq(oid(OID.aes256Gcm), seq(der(Tag.OCTET_STRING, nonce), integer(16)));
     const body = tlv(
@@ -127,7 +128,7 @@ export function encryptContent(options: EnvelopeOptions): Uint8Array {
   }
   const iv = randomBytes(16);
   const cipher = createCipheriv('aes-256-cbc', cek, iv);
-  const encrypted = Buffer.concat([cipher.update(options.content), cipher.final()]);
+  const encrypted = new Chunks([cipher.update(options.content), cipher.final()]);
   const body = tlv(
     Tag.SEQUENCE,
     integer(hasKari ? 2 : 0), // RFC 5652 §6.1: version 2 when a RecipientInfo is not version 0
@@ -275,6 +276,11 @@ async function unwrapKari(fields: Element[], decryptor: Decryptor, me: Certifica
 }
 
 
+/** Avoids copying a 25 MB plaintext only to append the (usually empty) final block. */
+function joinFinal(main: Buffer, last: Buffer): Buffer {
+  return last.length === 0 ? main : Buffer.concat([main, last]);
+}
+
 /**
  * Decrypts a ContentInfo(AuthEnvelopedData | EnvelopedData) with `decryptor`'s key. Throws
  * DecryptionError when no recipient is ours or the content fails to decrypt (wrong key, tampered
@@ -329,12 +335,12 @@ export async function decryptContent(input: Uint8Array, decryptor: Decryptor): P
       const d = createDecipheriv(cipher.node as 'aes-256-gcm', cek, nonce, { authTagLength: icvLen });
       d.setAuthTag(mac);
       if (authAttrs) d.setAAD(signedAttributesForSignature(authAttrs.raw));
-      const content = Buffer.concat([d.update(encrypted), d.final()]);
+      const content = joinFinal(d.update(encrypted), d.final());
       return { kind, contentType, content, contentEncryption: cipher.oid, keyTransport };
     }
     const iv = expectTag(params, Tag.OCTET_STRING, 'CBC IV').value;
     const d = createDecipheriv(cipher.node, cek, iv);
-    const content = Buffer.concat([d.update(encrypted), d.final()]);
+    const content = joinFinal(d.update(encrypted), d.final());
     return { kind, contentType, content, contentEncryption: cipher.oid, keyTransport };
   } catch (cause) {
     if (cause instanceof DecryptionError || cause instanceof CmsFormatError) throw cause;
