@@ -31,8 +31,8 @@ import { walkEntities, type MimeEntity } from './parse';
 export type HeaderProtectionMode = 'cipher' | 'clear';
 
 /**
- * Header confidentiality policy (RFC 9788 §3.2): `baseline` obscures the Subject as "[...]"
- * (hcp_baseline); `none` keeps every field (hcp_no_confidentiality). Only applies to `cipher`.
+ * Header confidentiality policy (RFC 9788 §3.2): `baseline` obscures the Subject as "[...]" and
+ * removes Comments and Keywords (hcp_baseline); `none` keeps every field (hcp_no_confidentiality). Only applies to `cipher`.
  */
 export type HeaderConfidentialityPolicy = 'baseline' | 'none';
 
@@ -62,9 +62,10 @@ function applyPolicy(
   policy: HeaderConfidentialityPolicy,
 ): HeaderInput[] {
   if (mode === 'clear' || policy === 'none') return headers;
-  return headers.map((h) =>
-    h.name.toLowerCase() === 'subject' ? { name: h.name, value: OBSCURED_SUBJECT } : h,
-  );
+  // hcp_baseline (RFC 9788 §3.2.1): Subject obscured, Comments and Keywords removed, the rest as is.
+  return headers
+    .filter((h) => !['comments', 'keywords'].includes(h.name.toLowerCase()))
+    .map((h) => (h.name.toLowerCase() === 'subject' ? { name: h.name, value: OBSCURED_SUBJECT } : h));
 }
 
 /**
@@ -103,16 +104,44 @@ export interface ProtectedHeaders {
   readonly hpOuter: readonly HpOuterField[];
   /** Parts marked hp-legacy-display="1": a copy of the headers for old clients, not content. */
   readonly legacyDisplayParts: readonly MimeEntity[];
+  /**
+   * Protected fields that occur more than once although RFC 5322 allows one (From, Subject …):
+   * ambiguous, since different readers pick different ones. Treat as a failure.
+   */
+  readonly duplicates: readonly string[];
+  /**
+   * True when hp="cipher" is claimed by a payload that was not decrypted, or hp="clear" by one
+   * that was (RFC 9788 §4: the hp value must match the cryptographic envelope). Only computed when
+   * extractProtectedHeaders is told whether the payload was encrypted.
+   */
+  readonly envelopeMismatch: boolean;
 }
+
+const SINGLE_FIELDS = [
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'subject',
+  'date',
+  'message-id',
+  'in-reply-to',
+  'references',
+];
 
 const STRUCTURAL = /^(content-|mime-version$|hp-outer$)/;
 
 /**
  * Protected headers of a cryptographic payload (the signed part of multipart/signed, or the root of
  * a decrypted / unwrapped entity). Undefined when the payload carries no hp parameter: then nothing
- * in the header section is protected.
+ * in the header section is protected. Pass `encrypted` (whether the payload came out of an
+ * enveloped/authEnveloped layer) to have a contradicting hp value reported in `envelopeMismatch`.
  */
-export function extractProtectedHeaders(payloadRoot: MimeEntity): ProtectedHeaders | undefined {
+export function extractProtectedHeaders(
+  payloadRoot: MimeEntity,
+  context: { encrypted?: boolean } = {},
+): ProtectedHeaders | undefined {
   const hp = payloadRoot.contentType.params['hp']?.toLowerCase();
   if (hp !== 'cipher' && hp !== 'clear') return undefined;
   const fields = payloadRoot.headers.fields.filter((f) => !STRUCTURAL.test(f.key));
@@ -128,7 +157,10 @@ export function extractProtectedHeaders(payloadRoot: MimeEntity): ProtectedHeade
     if (e.contentType.type === 'text' && e.contentType.params['hp-legacy-display'] === '1')
       legacyDisplayParts.push(e);
   }
-  return { mode: hp, headers: new MimeHeaders(fields), hpOuter, legacyDisplayParts };
+  const headers = new MimeHeaders(fields);
+  const duplicates = SINGLE_FIELDS.filter((name) => headers.count(name) > 1);
+  const envelopeMismatch = context.encrypted === undefined ? false : context.encrypted !== (hp === 'cipher');
+  return { mode: hp, headers, hpOuter, legacyDisplayParts, duplicates, envelopeMismatch };
 }
 
 export type HeaderComparisonStatus = 'match' | 'differs' | 'missing-outer' | 'missing-inner';

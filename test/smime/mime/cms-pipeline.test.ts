@@ -88,7 +88,9 @@ describe('SSMAX send and receive with header protection', () => {
     const verified = verifySignedData(layer.signature(), { detachedContent: layer.signedContent() });
     expect(verified.signers.map((s) => s.status)).toEqual(['valid']);
 
-    const prot = extractProtectedHeaders(inner.payload!)!;
+    const prot = extractProtectedHeaders(inner.payload!, { encrypted: true })!;
+    expect(prot.envelopeMismatch).toBe(false);
+    expect(prot.duplicates).toEqual([]);
     const cmp = compareHeaders(prot, outer.root.headers);
     expect(cmp.find((c) => c.name === 'Subject')).toMatchObject({
       status: 'differs',

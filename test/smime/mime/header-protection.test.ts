@@ -173,6 +173,42 @@ x
     expect(byName(compareHeaders(prot, otherName), 'From')?.status).toBe('differs');
   });
 
+  it('reports an hp value that contradicts the envelope (signed-only mail claiming hp="cipher")', async () => {
+    const { entity } = await buildProtectedPayload(headers, { text: 'x' }, 'cipher');
+    const root = parseMessage(entity).root;
+    expect(extractProtectedHeaders(root, { encrypted: true })!.envelopeMismatch).toBe(false);
+    expect(extractProtectedHeaders(root, { encrypted: false })!.envelopeMismatch).toBe(true);
+    expect(extractProtectedHeaders(root)!.envelopeMismatch).toBe(false);
+  });
+
+  it('reports duplicated protected fields as ambiguous', () => {
+    const payload = crlf(
+      'From: alice@example.org\nFrom: ceo@example.org\nSubject: x\nContent-Type: text/plain; hp="clear"\n\nx',
+    );
+    expect(extractProtectedHeaders(parseMessage(payload).root)!.duplicates).toEqual(['from']);
+  });
+
+  it('removes Comments and Keywords from the outside under hcp_baseline, without HP-Outer lines for them', async () => {
+    const withExtra: MessageHeaders = {
+      ...headers,
+      extra: [
+        { name: 'Keywords', value: 'merger' },
+        { name: 'Comments', value: 'internal' },
+      ],
+    };
+    const { entity, outerHeaders } = await buildProtectedPayload(withExtra, { text: 'x' }, 'cipher');
+    expect(outerHeaders.map((h) => h.name)).not.toContain('Keywords');
+    expect(outerHeaders.map((h) => h.name)).not.toContain('Comments');
+    const prot = extractProtectedHeaders(parseMessage(entity).root)!;
+    expect(prot.headers.get('keywords')).toBe('merger');
+    expect(prot.hpOuter.map((h) => h.name)).not.toContain('Keywords');
+    expect(prot.duplicates).toEqual([]);
+    const cmp = compareHeaders(prot, outerOf(outerHeaders), ['Keywords']);
+    expect(cmp).toEqual([
+      { name: 'Keywords', status: 'missing-outer', inner: 'merger', declaredBySender: true },
+    ]);
+  });
+
   it('recognises a legacy display part so the client can hide it', () => {
     const payload = crlf(`Subject: real subject
 Content-Type: multipart/mixed; boundary=b; hp="cipher"
