@@ -1,0 +1,80 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { encodeEmsaPkcs1v15, type SignatureAlgorithm } from '../../smime/keys';
+import { signatureAlgorithmIdentifier } from '../../smime/cms/algorithms';
+import { bitString, ctx, der, integer, seq } from '../../smime/cms/der';
+import { x509 } from '../../smime/x509';
+import { ORG_CA_SLOT, type PivSession, type ManagementKeyAlgorithm, type PinPolicy, type PivKeyAlgorithm } from './piv-session';
+
+/**
+ * Enrollment primitives for IT (SPEC §2): take a card from factory values to the organisation's
+ * own PIN, PUK and management key; generate the signature (9C) and key-management (9D) keys on
+ * the card and prove possession with a card-signed PKCS#10 request; write the issued certificates
+ * and the org CA (certificate object of retired slot 95, see piv-session.ts). Every step runs in
+ * the caller's card transaction.
+ */
+export interface ManagementKey {
+  algorithm: ManagementKeyAlgorithm;
+  key: Uint8Array;
+}
+
+export interface CardInitialisation {
+  currentPin: string;
+  currentPuk: string;
+  currentManagementKey: Uint8Array;
+  newPin: string;
+  newPuk: string;
+  newManagementKey: ManagementKey;
+}
+
+/** Sets the organisation's management key, PIN and PUK (in that order: a failure leaves the card usable). */
+export async function initialiseCard(piv: PivSession, init: CardInitialisation): Promise<void> {
+  await piv.select();
+  await piv.authenticateManagementKey(init.currentManagementKey);
+  await piv.setManagementKey(init.newManagementKey.algorithm, init.newManagementKey.key);
+  await piv.changePin(init.currentPin, init.newPin);
+  await piv.changePuk(init.currentPuk, init.newPuk);
+}
+
+export interface KeyRequest {
+  slot: number;
+  algorithm: PivKeyAlgorithm;
+  /** Subject as RFC 4514 text, e.g. "CN=Taro Yamada, O=Example Corp". The CA sets the real profile. */
+  subject: string;
+  pin: string;
+  managementKey: Uint8Array;
+  pinPolicy?: PinPolicy;
+}
+
+/** Generates a key pair in `slot` and returns its public key and a PKCS#10 request signed by the card. */
+export async function generateKeyWithCsr(piv: PivSession, req: KeyRequest): Promise<{ publicKey: KeyObject; csr: Uint8Array }> {
+  await piv.select();
+  await piv.authenticateManagementKey(req.managementKey);
+  const publicKey = await piv.generateKey(req.slot, req.algorithm, { pinPolicy: req.pinPolicy });
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  const subject = new Uint8Array(new x509.Name(req.subject).toArrayBuffer());
+  const info = seq(integer(0), subject, spki, der(ctx(0)));
+  const sigAlg: SignatureAlgorithm = req.algorithm === 'p256' ? { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const digest = createHash('sha256').update(info).digest();
+  await piv.verifyPin(req.pin);
+  const signature = req.algorithm === 'p256' ? await piv.ecdsaSign(req.slot, digest) : await piv.rsaRaw(req.slot, encodeEmsaPkcs1v15('SHA-256', digest, 256));
+  const csr = seq(info, signatureAlgorithmIdentifier(sigAlg), bitString(signature));
+  return { publicKey, csr };
+}
+
+/** Writes an issued certificate into its slot. */
+export async function importCertificate(piv: PivSession, slot: number, certificate: Uint8Array, managementKey: Uint8Array): Promise<void> {
+  await piv.select();
+  await piv.authenticateManagementKey(managementKey);
+  await piv.writeCertificate(slot, certificate);
+}
+
+/** Stores the org CA certificate on the card (retired slot 95's certificate object). */
+export async function writeOrgCa(piv: PivSession, certificate: Uint8Array, managementKey: Uint8Array): Promise<void> {
+  await importCertificate(piv, ORG_CA_SLOT, certificate, managementKey);
+}
+
+export async function readOrgCa(piv: PivSession): Promise<Uint8Array | undefined> {
+  await piv.select();
+  return piv.readCertificate(ORG_CA_SLOT);
+}
+
