@@ -58,6 +58,9 @@ export function readSignerInfo(el: Element): SignerInfoView {
   const sidEl = fields[i++];
   if (!sidEl) throw new CmsFormatError('Malformed CMS: SignerInfo without sid.');
   const sid = readSignerIdentifier(sidEl);
+  // RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier. The version is
+  // not covered by the signature, so anything else is refused rather than silently accepted.
+  if (version !== (sid.kind === 'issuerAndSerialNumber' ? 1n : 3n)) throw new CmsFormatError('Malformed CMS: SignerInfo version does not match its signer identifier.');
   const digestAlgorithm = expectTag(fields[i++], Tag.SEQUENCE, 'digestAlgorithm');
   let signedAttrsRaw: Uint8Array | undefined;
   let signedAttrs: Attribute[] | undefined;
