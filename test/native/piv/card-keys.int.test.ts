@@ -1,6 +1,6 @@
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signData } from '../../../smime/cms';
+import { decryptContent, encryptContent, signData } from '../../../smime/cms';
 import { generateProfileKeyPair, issueEmployeeKeyManagementCert, issueEmployeeSignatureCert, issueOrgCa, type CertificateAuthority } from '../../../smime/pki';
 import { CardWatcher } from '../../../native/pcsc/card-watcher';
 import { CardErrorCode } from '../../../native/pcsc/errors';
@@ -137,6 +137,28 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     }
     expect(prompts).toHaveLength(1);
     console.log(`[card ${alg}] decryption: ${decryptor.lastStats?.apdus} APDUs, host ${decryptor.lastStats?.hostMs.toFixed(1)} ms, wire+card ${decryptor.lastStats?.transmitMs.toFixed(1)} ms`);
+  });
+
+  it('opens mail enveloped to the card 9D certificate (by our core and by OpenSSL) through the card', async () => {
+    const cache = new PinCache();
+    answer = '123456';
+    prompts.length = 0;
+    const decryptor = await openCardDecryptor({ watcher, pinPrompt, pinCache: cache });
+    const ours = encryptContent({ content: MIME, recipients: [kmCert] });
+    const opened = await decryptContent(ours, decryptor);
+    expect(Buffer.from(opened.content)).toEqual(MIME);
+    expect(opened.keyTransport).toBe(alg === 'rsa2048' ? 'rsa-oaep' : 'ecdh');
+
+    await wd.file('km.pem', pem(kmCert));
+    await wd.file('mail.eml', MIME);
+    const args = alg === 'rsa2048' ? ['-aes-256-gcm', '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256'] : ['-aes-256-gcm', '-keyopt', 'ecdh_kdf_md:sha256'];
+    const enc = await openssl(['cms', '-encrypt', '-binary', '-outform', 'DER', '-in', wd.path('mail.eml'), '-recip', wd.path('km.pem'), ...args]);
+    expect(enc.code).toBe(0);
+    const theirs = await decryptContent(new Uint8Array(enc.stdout), decryptor);
+    expect(Buffer.from(theirs.content)).toEqual(MIME);
+    // One prompt for the whole action (two decryptions), the cached PIN for the second.
+    expect(prompts).toHaveLength(1);
+    console.log(`[card ${alg}] envelope opened through the card: ${decryptor.lastStats?.apdus} APDUs, host ${decryptor.lastStats?.hostMs.toFixed(1)} ms`);
   });
 
   it('reports a wrong PIN with the tries left, asks once (never retries), and forgets it; cancel is its own error', async () => {
