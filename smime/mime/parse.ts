@@ -185,7 +185,8 @@ export function decodeTransfer(bytes: Buffer, encoding: string): Buffer {
       return bytes;
     case 'base64': {
       const text = bytes.toString('latin1');
-      if (/[^A-Za-z0-9+/=\s]/.test(text)) {
+      // An explicit class, not \s: \s would also let Latin-1 NBSP (0xA0) and NEL (0x85) through.
+      if (/[^A-Za-z0-9+/=\r\n\t ]/.test(text)) {
         throw new MimeEncodingError(
           'An attachment or signature is damaged: its base64 encoding contains invalid characters.',
         );

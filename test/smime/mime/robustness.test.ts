@@ -204,6 +204,15 @@ describe('malformed structure: best effort, flagged', () => {
     expect(() => layer.der()).toThrow(MimeEncodingError);
   });
 
+  it('rejects base64 with a Latin-1 no-break space in it', () => {
+    const bytes = Buffer.concat([
+      crlf('Content-Transfer-Encoding: base64\n\nMAMC'),
+      Buffer.from([0xa0]),
+      Buffer.from('AQU=\r\n'),
+    ]);
+    expect(() => parseMessage(bytes).root.body()).toThrow(MimeEncodingError);
+  });
+
   it('does not let an encoded display name forge a second address', () => {
     const msg = parseMessage(crlf('From: "=?UTF-8?Q?ceo=40corp.example=2C_?=" <attacker@evil.example>\n\nx'));
     expect(msg.root.headers.getAddresses('from')).toEqual([
