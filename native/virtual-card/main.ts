@@ -1,13 +1,11 @@
 /**
  * Runs one virtual PIV card as its own process, inserted into a vpcd reader:
- *   tsx native/virtual-card/main.ts --state card.json [--host 127.0.0.2] [--port 35963]
- *     [--delay-ins 87 --delay-ms 5000] [--silent-ins 87]
- * Prints "ready <host>:<port>" once connected; SIGTERM pulls the card out.
+ *   node --import tsx native/virtual-card/main.ts --state card.json [--host 127.0.0.2] [--port 35963]
+ *     [--delay-ins 87 --delay-ms 5000] [--silent-ins 87] [--verbose]
+ * (`ssmax card virtual` does the same.) SIGTERM pulls the card out.
  */
 import { parseArgs } from 'node:util';
-import { VirtualPivCard } from './piv-card';
-import { CardStateStore } from './state';
-import { VpcdLink } from './vpcd-link';
+import { runVirtualCard } from './run';
 
 const { values } = parseArgs({
   options: {
@@ -27,30 +25,18 @@ if (!values.state) {
 }
 
 const hexOpt = (v: string | undefined): number | undefined => (v === undefined ? undefined : parseInt(v, 16));
-const card = new VirtualPivCard(new CardStateStore(values.state), {
-  delayIns: hexOpt(values['delay-ins']),
-  delayMs: values['delay-ms'] === undefined ? undefined : Number(values['delay-ms']),
-  silentIns: hexOpt(values['silent-ins']),
-});
-const link = new VpcdLink(card, { host: values.host, port: Number(values.port) });
-if (values.verbose) {
-  link.on('apdu', (e: { command: Uint8Array; response: Uint8Array; ms: number }) =>
-    console.log(`> ${Buffer.from(e.command).toString('hex')}\n< ${Buffer.from(e.response).toString('hex')} (${e.ms.toFixed(2)} ms)`),
-  );
-}
-link.on('error', (err: Error) => console.error(`virtual card: ${err.message}`, err.cause ?? ''));
-link.on('disconnected', () => console.log('disconnected from the reader; reconnecting'));
-link.on('connected', () => console.log(`ready ${values.host}:${values.port}`));
-// pcscd powers a card up once it has noticed it: from then on PC/SC clients see it present.
-card.on('control', (what: string) => console.log(`control ${what}`));
-
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(sig, () => {
-    void link.close().then(() => process.exit(0));
+try {
+  const { stop } = await runVirtualCard({
+    stateFile: values.state,
+    host: values.host,
+    port: Number(values.port),
+    delayIns: hexOpt(values['delay-ins']),
+    delayMs: values['delay-ms'] === undefined ? undefined : Number(values['delay-ms']),
+    silentIns: hexOpt(values['silent-ins']),
+    verbose: values.verbose,
   });
-}
-
-link.open().catch((err: Error) => {
-  console.error(err.message, err.cause ?? '');
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void stop().then(() => process.exit(0)));
+} catch (err) {
+  console.error((err as Error).message, (err as Error).cause ?? '');
   process.exit(1);
-});
+}
