@@ -5,7 +5,10 @@ import { CliError, ExitCode, UsageError, type CommandGroup } from './command';
  * `ssmax card` does not open a database. Each group lives in cli/commands/<name>.ts and exports
  * `command: CommandGroup`.
  */
-const groups: Record<string, () => Promise<{ command: CommandGroup }>> = {};
+const groups: Record<string, () => Promise<{ command: CommandGroup }>> = {
+  authority: () => import('./commands/authority'),
+  org: () => import('./commands/org'),
+};
 
 export function registeredGroups(): string[] {
   return Object.keys(groups).sort();

@@ -1,0 +1,272 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MemberStatus, RevocationReason } from '../../org-node/directory/directory';
+import { SqliteMemberDirectory } from '../../org-node/directory/sqlite';
+import { startOrgServer } from '../../org-node/http/server';
+import { Org, OrgSetupError } from '../../org-node/org';
+import { fromPem } from '../../org-node/pem';
+import { CliError, ExitCode, UsageError, type CommandGroup } from '../command';
+import { actor, algorithm, guarded, hostPort, keyStoreConfig, keyStoreOptions, list, optional, parse, positiveNumber, required, secretFiles, type Values } from './node-options';
+
+const usage = `usage: ssmax org <command> --dir <dir> [options]
+
+  init        --dir <d> --name "<org>" --domain <domain>... [--algorithm P-256|RSA-2048]
+              [--base-url https://ssmax.<domain>] [--submission host:port] [--listen host:port]
+              [--pkcs11-module <so> --token <label>]
+              creates the org keys and <d>/org-ca.csr.pem for the SSMAX authority
+  install-ca  --dir <d> --cert <org-ca.pem> --root <root.pem>
+              installs the org CA certificate; issues the org signing and encryption certs, CRL, bundle
+  member add      --dir <d> --address <a> --name "<name>" --staff-id <id>
+  member list     --dir <d> [--status active|suspended|revoked]
+  member show     --dir <d> --address <a>
+  member suspend  --dir <d> --address <a>          revokes the member's certificates (on hold)
+  member revoke   --dir <d> --address <a> [--reason keyCompromise|affiliationChanged|cessationOfOperation]
+  revoke-cert     --dir <d> --serial <hex> [--reason keyCompromise]   one certificate (a lost card)
+  enroll-code     --dir <d> --address <a> [--ttl-hours 24]   one-time code for the enrollment API
+  rollover        --dir <d>                       new org encryption key; old keys keep decrypting
+  bundle          --dir <d> --out <file> [--republish]       the signed org bundle for offline distribution
+  crl             --dir <d> --out <file>          the current CRL (DER)
+  serve           --dir <d> [--listen host:port] [--tls-cert <pem> --tls-key <pem> | --insecure-http]
+              serves the bundle, the CRL and the enrollment API
+
+Keys: encrypted key files (passphrase in SSMAX_KEY_PASSPHRASE or --passphrase-file <f>) or a PKCS#11
+token (PIN in SSMAX_TOKEN_PIN or --pin-file <f>). Secrets are never command-line options.`;
+
+const REASONS: readonly RevocationReason[] = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation'];
+
+function reason(values: Values): RevocationReason | undefined {
+  const r = optional(values, 'reason');
+  if (r === undefined) return undefined;
+  if (!REASONS.includes(r as RevocationReason)) throw new UsageError(`--reason must be one of ${REASONS.join(', ')}`);
+  return r as RevocationReason;
+}
+
+async function readInput(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch {
+    throw new CliError(`cannot read ${path}`, ExitCode.usage);
+  }
+}
+
+/** Member bookkeeping needs the directory only, not the keys (no passphrase asked). */
+async function withDirectory<T>(dir: string, body: (d: SqliteMemberDirectory) => Promise<T>): Promise<T> {
+  try {
+    await readFile(join(dir, 'org.json'));
+  } catch (cause) {
+    throw new OrgSetupError(`No org in ${dir} (run \`ssmax org init\` first).`, { cause });
+  }
+  const directory = SqliteMemberDirectory.open(join(dir, 'directory.sqlite'));
+  try {
+    return await body(directory);
+  } finally {
+    await directory.close();
+  }
+}
+
+async function withOrg<T>(values: Values, body: (org: Org) => Promise<T>): Promise<T> {
+  const org = await Org.open(required(values, 'dir'), secretFiles(values));
+  try {
+    return await body(org);
+  } finally {
+    await org.close();
+  }
+}
+
+const dirOnly = { dir: { type: 'string' }, ...keyStoreOptions } as const;
+
+async function init(args: string[]): Promise<ExitCode> {
+  const { values } = parse(
+    args,
+    {
+      ...dirOnly,
+      name: { type: 'string' },
+      domain: { type: 'string', multiple: true },
+      algorithm: { type: 'string' },
+      'base-url': { type: 'string' },
+      submission: { type: 'string' },
+      listen: { type: 'string' },
+    },
+    usage,
+  );
+  const domains = list(values, 'domain');
+  if (domains.length === 0) throw new UsageError('at least one --domain is required');
+  const alg = algorithm(values);
+  const keyStore = keyStoreConfig(values);
+  const baseUrl = optional(values, 'base-url');
+  const submission = hostPort(values, 'submission');
+  const listen = hostPort(values, 'listen');
+  const { org, csrPath } = await Org.init(
+    required(values, 'dir'),
+    {
+      name: required(values, 'name'),
+      domains,
+      ...(alg ? { algorithm: alg } : {}),
+      ...(keyStore ? { keyStore } : {}),
+      ...(baseUrl ? { publicBaseUrl: baseUrl } : {}),
+      ...(submission ? { submission } : {}),
+      ...(listen ? { listen } : {}),
+    },
+    secretFiles(values),
+  );
+  await org.close();
+  console.log(`org keys created; send ${csrPath} to the SSMAX authority, then run: ssmax org install-ca --dir ${org.dir} --cert <org-ca.pem> --root <root.pem>`);
+  return ExitCode.ok;
+}
+
+async function installCa(args: string[]): Promise<ExitCode> {
+  const { values } = parse(args, { ...dirOnly, cert: { type: 'string' }, root: { type: 'string' } }, usage);
+  const cert = fromPem(await readInput(required(values, 'cert')), ['CERTIFICATE']);
+  const root = fromPem(await readInput(required(values, 'root')), ['CERTIFICATE']);
+  await withOrg(values, async (org) => {
+    await org.installCa(cert, root);
+    console.log(`org CA installed; signing and encryption certificates issued; CRL and bundle written in ${org.dir}`);
+  });
+  return ExitCode.ok;
+}
+
+async function member(args: string[]): Promise<ExitCode> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'add': {
+      const { values } = parse(rest, { dir: { type: 'string' }, address: { type: 'string' }, name: { type: 'string' }, 'staff-id': { type: 'string' } }, usage);
+      const m = await withDirectory(required(values, 'dir'), (d) =>
+        d.addMember({ address: required(values, 'address'), name: required(values, 'name'), staffId: required(values, 'staff-id') }, actor()),
+      );
+      console.log(`added ${m.address} (${m.name}, staff ID ${m.staffId})`);
+      return ExitCode.ok;
+    }
+    case 'list': {
+      const { values } = parse(rest, { dir: { type: 'string' }, status: { type: 'string' } }, usage);
+      const status = optional(values, 'status');
+      if (status !== undefined && !['active', 'suspended', 'revoked'].includes(status)) throw new UsageError('--status must be active, suspended or revoked');
+      const members = await withDirectory(required(values, 'dir'), (d) => d.listMembers(status ? { status: status as MemberStatus } : {}));
+      if (members.length === 0) console.log('no members');
+      for (const m of members) console.log(`${m.address}\t${m.name}\t${m.staffId}\t${m.status}`);
+      return ExitCode.ok;
+    }
+    case 'show': {
+      const { values } = parse(rest, { dir: { type: 'string' }, address: { type: 'string' } }, usage);
+      const address = required(values, 'address');
+      await withDirectory(required(values, 'dir'), async (d) => {
+        const m = await d.getMember(address);
+        if (!m) throw new CliError(`${address} is not a member`);
+        console.log(`${m.address}\t${m.name}\t${m.staffId}\t${m.status}`);
+        for (const c of await d.certificates(m.address)) {
+          const state = c.revokedAt ? `revoked ${c.revokedAt.toISOString()} (${c.revocationReason})` : 'valid';
+          console.log(`  ${c.slot}\tserial ${c.serial}\t${c.notBefore.toISOString().slice(0, 10)}..${c.notAfter.toISOString().slice(0, 10)}\t${state}`);
+        }
+      });
+      return ExitCode.ok;
+    }
+    case 'suspend':
+    case 'revoke': {
+      const { values } = parse(rest, { ...dirOnly, address: { type: 'string' }, reason: { type: 'string' } }, usage);
+      const r = reason(values);
+      if (sub === 'suspend' && r) throw new UsageError('suspend takes no --reason (certificates are put on hold)');
+      const n = await withOrg(values, (org) => org.setMemberStatus(required(values, 'address'), sub === 'suspend' ? 'suspended' : 'revoked', actor(), r));
+      console.log(`${required(values, 'address')} ${sub === 'suspend' ? 'suspended' : 'revoked'}; ${n} certificate(s) revoked; CRL reissued`);
+      return ExitCode.ok;
+    }
+    default:
+      throw new UsageError(`unknown or missing member command${sub ? ` "${sub}"` : ''}\n${usage}`);
+  }
+}
+
+async function revokeCert(args: string[]): Promise<ExitCode> {
+  const { values } = parse(args, { ...dirOnly, serial: { type: 'string' }, reason: { type: 'string' } }, usage);
+  await withOrg(values, (org) => org.revokeCertificate(required(values, 'serial'), reason(values) ?? 'keyCompromise', actor()));
+  console.log(`certificate ${required(values, 'serial')} revoked; CRL reissued`);
+  return ExitCode.ok;
+}
+
+async function enrollCode(args: string[]): Promise<ExitCode> {
+  const { values, positionals } = parse(args, { dir: { type: 'string' }, address: { type: 'string' }, 'ttl-hours': { type: 'string' } }, usage);
+  const address = optional(values, 'address') ?? positionals[0];
+  if (!address) throw new UsageError('--address is required');
+  const hours = positiveNumber(values, 'ttl-hours') ?? 24;
+  const { code, expiresAt } = await withDirectory(required(values, 'dir'), (d) => d.createEnrollmentCode(address, hours * 3_600_000, actor()));
+  // The code is the output: IT hands it to the person enrolling the card. It is stored only hashed.
+  console.log(code);
+  console.error(`one-time enrollment code for ${address}, valid until ${expiresAt.toISOString()}`);
+  return ExitCode.ok;
+}
+
+async function rollover(args: string[]): Promise<ExitCode> {
+  const { values } = parse(args, dirOnly, usage);
+  const id = await withOrg(values, (org) => org.rolloverEncryptionKey());
+  console.log(`new org encryption key ${id}; bundle republished (older keys still decrypt)`);
+  return ExitCode.ok;
+}
+
+async function bundle(args: string[]): Promise<ExitCode> {
+  const { values } = parse(args, { ...dirOnly, out: { type: 'string' }, republish: { type: 'boolean' } }, usage);
+  const out = required(values, 'out');
+  const bytes = await withOrg(values, (org) => (values.republish ? org.publishBundle() : org.currentBundle()));
+  await writeFile(out, bytes);
+  console.log(`org bundle written to ${out}`);
+  return ExitCode.ok;
+}
+
+async function crl(args: string[]): Promise<ExitCode> {
+  const { values } = parse(args, { dir: { type: 'string' }, out: { type: 'string' } }, usage);
+  const dir = required(values, 'dir');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(join(dir, 'org-ca.crl'));
+  } catch {
+    throw new CliError(`no CRL in ${dir} yet (run \`ssmax org install-ca\`)`);
+  }
+  await writeFile(required(values, 'out'), bytes);
+  return ExitCode.ok;
+}
+
+async function serve(args: string[]): Promise<ExitCode> {
+  const { values } = parse(args, { ...dirOnly, listen: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'insecure-http': { type: 'boolean' } }, usage);
+  const listen = hostPort(values, 'listen');
+  const certFile = optional(values, 'tls-cert');
+  const keyFile = optional(values, 'tls-key');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const org = await Org.open(required(values, 'dir'), secretFiles(values));
+  const tls = certFile && keyFile ? { certFile, keyFile } : org.config.tls;
+  if (!tls && !values['insecure-http']) {
+    await org.close();
+    throw new UsageError('the enrollment API needs TLS: give --tls-cert and --tls-key (or tls in org.json), or --insecure-http behind a TLS proxy');
+  }
+  const server = await startOrgServer(org, { listen: listen ?? org.config.listen, ...(tls ? { tls } : {}) });
+  console.log(`serving ${org.config.name} on ${server.url} (bundle ${server.url}/.well-known/ssmax/bundle.p7s)`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  await org.close();
+  return ExitCode.ok;
+}
+
+export const command: CommandGroup = {
+  summary: 'org node: keys, org CA, members, enrollment codes, CRL, bundle, HTTPS side',
+  usage,
+  async run(args) {
+    const [sub, ...rest] = args;
+    const table: Record<string, (a: string[]) => Promise<ExitCode>> = {
+      init,
+      'install-ca': installCa,
+      member,
+      'revoke-cert': revokeCert,
+      'enroll-code': enrollCode,
+      rollover,
+      bundle,
+      crl,
+      serve,
+    };
+    const fn = sub === undefined ? undefined : table[sub];
+    if (!fn) throw new UsageError(`unknown or missing org command${sub ? ` "${sub}"` : ''}\n${usage}`);
+    return guarded(() => fn(rest));
+  },
+};
