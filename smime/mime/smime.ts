@@ -94,7 +94,8 @@ export type SmimeFindingCode =
   | 'malformed-multipart-signed'
   | 'unsupported-signature-protocol'
   | 'missing-smime-type'
-  | 'legacy-x-pkcs7-type';
+  | 'legacy-x-pkcs7-type'
+  | 'wrapped-message';
 
 export interface SmimeFinding {
   readonly code: SmimeFindingCode;
@@ -123,7 +124,8 @@ export interface SmimeStructure {
   /** S/MIME layers from the root inwards (e.g. multipart/signed whose signed part is itself signed). */
   readonly layers: SmimeLayer[];
   /**
-   * The cryptographic payload when it is visible in this tree (the innermost signed part); undefined
+   * The cryptographic payload when it is visible in this tree (the innermost signed part, or the
+   * inner message of a message/rfc822 forwarded="no" wrapper); undefined
    * when the innermost layer is opaque (pkcs7-mime: the payload is inside the DER) or there is no layer.
    */
   readonly payload: MimeEntity | undefined;
@@ -277,6 +279,23 @@ function analyzeInner(root: MimeEntity, depthBudget: number): SmimeStructure {
     for (const l of nestedLayers) layerOf(l.entity, findings);
   }
 
+  // RFC 8551 §3.1 / RFC 9788 §4.10 "wrapped message": the whole payload is a message/rfc822 marked
+  // forwarded="no". It is the message itself, not a forward; its header section is the (legacy)
+  // protected one. Without the marker a lone message/rfc822 stays a forward: the two cannot be told
+  // apart, and taking a forward's headers for the sender's own would be the worse mistake.
+  if (
+    payload?.message &&
+    payload.mediaType === 'message/rfc822' &&
+    payload.contentType.params['forwarded']?.toLowerCase() === 'no'
+  ) {
+    findings.push({
+      code: 'wrapped-message',
+      path: payload.path,
+      message:
+        'The signed content is a wrapped message (legacy header protection); its inner headers are the protected ones.',
+    });
+    payload = payload.message;
+  }
   if (payload) collectForwards(payload, depthBudget, forwards);
   else if (layers.length === 0) collectForwards(root, depthBudget, forwards);
 

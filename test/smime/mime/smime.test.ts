@@ -207,6 +207,35 @@ ${SIG_B64}
     expect(s.forwards[0]!.entity.path).toBe('1.2');
   });
 
+  it('takes a message/rfc822 forwarded="no" payload as the wrapped message itself, not as a forward', () => {
+    const wrapped = (
+      param: string,
+    ): string => `Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary=w
+
+--w
+Content-Type: message/rfc822${param}
+
+From: alice@example.org
+Subject: the real subject
+
+body
+--w
+Content-Type: application/pkcs7-signature
+Content-Transfer-Encoding: base64
+
+${SIG_B64}
+--w--
+`;
+    const s = analyzeSmime(parseMessage(crlf(wrapped('; forwarded="no"'))).root);
+    expect(s.findings.map((f) => f.code)).toContain('wrapped-message');
+    expect(s.payload?.headers.get('subject')).toBe('the real subject');
+    expect(s.forwards).toHaveLength(0);
+    // Without the marker it is a forward the signer attached.
+    const f = analyzeSmime(parseMessage(crlf(wrapped(''))).root);
+    expect(f.payload?.mediaType).toBe('message/rfc822');
+    expect(f.forwards).toHaveLength(1);
+  });
+
   it('flags multipart/signed without a signature part as malformed, not signed', () => {
     const msg = `Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary=s
 
