@@ -4,7 +4,7 @@ import { readDigestAlgorithm, rejectWeak } from './algorithms';
 import { signedAttributesForSignature } from './attributes';
 import { equalBytes, readCertificateIds, type CertificateIds } from './certificate';
 import { encodeContentInfo, readContentInfo } from './content-info';
-import { Chunks, Tag, bitString, childrenOf, ctx, decodeOid, der, expectTag, integer, octets, oid, readInteger, seq, tlv, type Element } from './der';
+import { Chunks, Tag, bitString, childrenOf, ctx, decodeOid, der, expectTag, integer, nullValue, octets, oid, readInteger, seq, tlv, type Element } from './der';
 import { CmsFormatError, DecryptionError, UnsupportedAlgorithmError } from './errors';
 import { OID } from './oids';
 import { nodeName, oaepDecode, pkcs1v15DecodeImplicit, type KdfHash } from './rsa-padding';
@@ -31,6 +31,12 @@ export interface EnvelopeOptions {
   /** Default 'auth-enveloped' (AES-256-GCM); 'enveloped' is AES-256-CBC for interop. */
   readonly kind?: EnvelopeKind;
   readonly contentType?: string;
+  /**
+   * RSA key transport: RSA-OAEP with SHA-256 (default), or PKCS#1 v1.5 for recipients that lack OAEP
+   * (gpgsm 2.2 / libksba 1.6 decrypt only PKCS#1 v1.5 with CBC). Encrypting with v1.5 is safe; the
+   * padding-oracle risk is on the decrypting side, which we handle with implicit rejection.
+   */
+  readonly rsaKeyTransport?: 'oaep' | 'pkcs1v15';
 }
 
 const OAEP_SHA256_PARAMS = (): Uint8Array => {
@@ -46,8 +52,12 @@ function recipientKey(cert: CertificateIds): KeyObject {
   }
 }
 
-function ktri(cert: CertificateIds, key: KeyObject, cek: Uint8Array): Uint8Array {
+function ktri(cert: CertificateIds, key: KeyObject, cek: Uint8Array, transport: 'oaep' | 'pkcs1v15'): Uint8Array {
   if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new UnsupportedAlgorithmError('weak key', "The recipient's RSA key is shorter than 2048 bits.");
+  if (transport === 'pkcs1v15') {
+    const encryptedKey = publicEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, cek);
+    return seq(integer(0), seq(cert.issuer, cert.serialNumberDer), seq(oid(OID.rsaEncryption), nullValue()), der(Tag.OCTET_STRING, encryptedKey));
+  }
   const encryptedKey = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek);
   return seq(integer(0), seq(cert.issuer, cert.serialNumberDer), seq(oid(OID.rsaesOaep), OAEP_SHA256_PARAMS()), der(Tag.OCTET_STRING, encryptedKey));
 }
@@ -106,7 +116,7 @@ export function encryptContent(options: EnvelopeOptions): Uint8Array {
   const recipientInfos = options.recipients.map((der_) => {
     const cert = readCertificateIds(der_);
     const key = recipientKey(cert);
-    if (key.asymmetricKeyType === 'rsa') return ktri(cert, key, cek);
+    if (key.asymmetricKeyType === 'rsa') return ktri(cert, key, cek, options.rsaKeyTransport ?? 'oaep');
     hasKari = true;
     return kari(cert, key, cek);
   });

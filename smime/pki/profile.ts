@@ -116,7 +116,7 @@ function crlDistributionPoint(url: string | undefined): x509.Extension[] {
  * its subdomains, which the org signing/encryption certs name). Built with asn1js because
  * @peculiar/x509 has no typed NameConstraints extension.
  */
-export function nameConstraintsExtension(domains: readonly string[]): x509.Extension {
+export function nameConstraintsExtension(domains: readonly string[], critical = true): x509.Extension {
   if (domains.length === 0) throw new ProfileError('An org CA needs at least one mail domain.');
   const subtree = (tag: 1 | 2, value: string): asn1js.Sequence =>
     new asn1js.Sequence({ value: [new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: tag }, valueHex: new TextEncoder().encode(value) })] });
@@ -125,7 +125,7 @@ export function nameConstraintsExtension(domains: readonly string[]): x509.Exten
     value: domains.flatMap((d) => [subtree(1, normaliseDomain(d)), subtree(2, normaliseDomain(d))]),
   });
   const der = new asn1js.Sequence({ value: [permitted] }).toBER(false);
-  return new x509.Extension(id_ce_nameConstraints, true, der);
+  return new x509.Extension(id_ce_nameConstraints, critical, der);
 }
 
 function normaliseDomain(domain: string): string {
@@ -198,6 +198,12 @@ export interface OrgCaParams extends Validity {
   readonly keys: CryptoKeyPair;
   /** Where the root publishes its CRL of org CAs, if it does. */
   readonly crlUrl?: string;
+  /**
+   * RFC 5280 requires nameConstraints to be critical (default). gpgsm 2.2 (libksba) does not
+   * implement name constraints and so refuses any chain through a critical one; `false` trades that
+   * refusal for gpgsm accepting without enforcing (OpenSSL, NSS and our verifier enforce either way).
+   */
+  readonly criticalNameConstraints?: boolean;
 }
 
 /** An org CA "<org> SSMAX CA": CA with pathLen 0, name-constrained to the org's mail domains. */
@@ -205,7 +211,7 @@ export async function issueOrgCa(root: CertificateAuthority, params: OrgCaParams
   const certificate = await issue(root, [{ CN: [`${params.orgName} SSMAX CA`] }, { O: [params.orgName] }], params.keys.publicKey, params, [
     new x509.BasicConstraintsExtension(true, 0, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    nameConstraintsExtension(params.domains),
+    nameConstraintsExtension(params.domains, params.criticalNameConstraints ?? true),
     policy('org-ca'),
     ...crlDistributionPoint(params.crlUrl),
   ]);

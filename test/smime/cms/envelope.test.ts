@@ -30,6 +30,13 @@ describe('AuthEnvelopedData and EnvelopedData', () => {
     });
   }
 
+  it('PKCS#1 v1.5 key transport (for gpgsm 2.2) round-trips through the raw-RSA path', async () => {
+    const cms = encryptContent({ content: mimeEntity, recipients: [rsa.encryption.der], kind: 'enveloped', rsaKeyTransport: 'pkcs1v15' });
+    const out = await decryptContent(cms, softwareDecryptor(rsa.encryption.pkcs8, rsa.encryption.der));
+    expect(out.keyTransport).toBe('rsa-pkcs1v15');
+    expect(Buffer.from(out.content)).toEqual(Buffer.from(mimeEntity));
+  });
+
   it('a flipped ciphertext bit or GCM tag bit is detected', async () => {
     const cms = encryptContent({ content: mimeEntity, recipients: [ec.encryption.der] });
     const dec = softwareDecryptor(ec.encryption.pkcs8, ec.encryption.der);
