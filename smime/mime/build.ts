@@ -161,7 +161,7 @@ function chooseBoundary(base: string | undefined, label: string, parts: readonly
   throw new MimeBuildError('Could not find a MIME boundary that does not occur in the content.');
 }
 
-function nodeOptions(options: BuildOptions, parent?: MimeNode): ConstructorParameters<typeof MimeNode>[1] {
+function nodeOptions(options: BuildOptions): ConstructorParameters<typeof MimeNode>[1] {
   return {
     // The S/MIME core does no I/O: never let MimeNode read files or URLs named in content.
     disableFileAccess: true,
@@ -169,7 +169,6 @@ function nodeOptions(options: BuildOptions, parent?: MimeNode): ConstructorParam
     baseBoundary: options.boundaryBase ?? randomBoundaryBase(),
     // Keep header names as given (HP-Outer, not Hp-Outer).
     normalizeHeaderKey: (key: string) => key,
-    ...(parent ? { parentNode: parent, rootNode: parent.rootNode } : {}),
   };
 }
 
@@ -177,7 +176,7 @@ function normaliseText(text: string): string {
   return text.replace(/\r?\n/g, CRLF);
 }
 
-/** The MIME tree of the content under `node` (which gets the content type set by the caller). */
+/** Media type of the content's root entity. */
 function contentType(content: ContentInput): string {
   const extras = (content.attachments?.length ?? 0) + (content.forwards?.length ?? 0);
   if (extras > 0) return 'multipart/mixed';
@@ -189,16 +188,19 @@ function contentType(content: ContentInput): string {
 /** Forward a message as message/rfc822: its bytes are kept, with line endings made CRLF as mail requires. */
 export function buildRfc822Part(message: Buffer, filename = 'forwarded.eml'): Buffer {
   const body = toCanonicalCrlf(message);
-  let eightBit = false;
+  // RFC 2046 §5.2.1: message/rfc822 may only be 7bit, 8bit or binary, never base64 — so the bytes
+  // stay as they are and the label says what they contain (NUL makes it binary, RFC 2045 §2.8).
+  let encoding: '7bit' | '8bit' | 'binary' = '7bit';
   for (const b of body) {
-    if (b >= 0x80 || b === 0) {
-      eightBit = true;
+    if (b === 0) {
+      encoding = 'binary';
       break;
     }
+    if (b >= 0x80) encoding = '8bit';
   }
   const head =
     renderHeader({ name: 'Content-Type', value: 'message/rfc822' }) +
-    renderHeader({ name: 'Content-Transfer-Encoding', value: eightBit ? '8bit' : '7bit' }) +
+    renderHeader({ name: 'Content-Transfer-Encoding', value: encoding }) +
     libmime.foldLines(
       'Content-Disposition: ' +
         libmime.buildHeaderValue({ value: 'attachment', params: { filename } } as Parameters<

@@ -126,6 +126,13 @@ describe('buildMessage (nodemailer MimeNode) round trip through parseMessage', (
     expect(s.forwards[0]!.entity.bodyBytes()).toEqual(original);
   });
 
+  it('labels a forwarded message 7bit, 8bit or binary by its bytes, never re-encoding it', () => {
+    const label = (m: Buffer): string => parseMessage(buildRfc822Part(m)).root.transferEncoding;
+    expect(label(crlf('Subject: a\n\nascii\n'))).toBe('7bit');
+    expect(label(Buffer.from('Subject: a\r\n\r\nUTF-8: 日本\r\n'))).toBe('8bit');
+    expect(label(Buffer.from('Subject: a\r\n\r\nnul \0 byte\r\n'))).toBe('binary');
+  });
+
   it('refuses header injection through a line break', () => {
     expect(() => renderHeader({ name: 'Subject', value: 'hi\r\nBcc: eve@example.com' })).toThrow(
       MimeBuildError,
