@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countersign, lastLinkPath, signData, verifySignedData } from '../../../smime/cms';
+import { OID, countersign, lastLinkPath, readSignedData, signData, verifySignedData } from '../../../smime/cms';
+import { readSignerInfoBytes } from '../../../smime/cms/signed-data';
 import { SoftwareSigner } from '../../../smime/keys';
 import { openssl, workdir, type Workdir } from '../../support/openssl';
 import { buildTestPki, pem, type TestPki } from '../../support/ssmax-pki';
@@ -54,6 +55,32 @@ describe.each([
       expect(printed.stdout.toString()).toContain('countersignature (1.2.840.113549.1.9.6)');
     });
   }
+
+  it('each nested countersignature checks out with openssl primitives (messageDigest over the signature below, signature over its attributes)', async () => {
+    // OpenSSL 3.0 neither verifies countersignatures nor accepts a SignerInfo without contentType in
+    // `cms -verify`, so the RFC 5652 §11.4 rules are checked with `openssl dgst` on the exact bytes.
+    const cms = await signData({ content: mimeEntity, signers: [sender], detached: true });
+    const two = await countersign(cms, { target: [0], signer: org, attestation: attestation() });
+    const three = await countersign(two, { target: [0, 0], signer: org, attestation: attestation('receiving-org') });
+    const si1 = readSignedData(three).signerInfos[0]!;
+    const cs2 = readSignerInfoBytes(si1.unsignedAttrs[0]!.values[0]!.raw);
+    const cs3 = readSignerInfoBytes(cs2.unsignedAttrs[0]!.values[0]!.raw);
+    const pub = await openssl(['x509', '-in', await w.file('org.pem', pem(pki.org.signing.der)), '-pubkey', '-noout']);
+    await w.file('org.pub', pub.stdout);
+    const sigopts = scheme === 'pss' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : [];
+    for (const [below, cs] of [[si1, cs2], [cs2, cs3]] as const) {
+      const md = await openssl(['dgst', '-sha256', '-binary', await w.file('below.sig', below.signature)]);
+      const attrs = cs.signedAttrs!.find((a) => a.type === OID.messageDigest)!;
+      expect(Buffer.from(attrs.values[0]!.value)).toEqual(md.stdout);
+      const tbs = Uint8Array.from(cs.signedAttrsRaw!);
+      tbs[0] = 0x31; // signed as SET OF (RFC 5652 §5.4)
+      const ok = await openssl(['dgst', '-sha256', '-verify', w.path('org.pub'), ...sigopts, '-signature', await w.file('cs.sig', cs.signature), await w.file('cs.tbs', tbs)]);
+      expect(ok.stdout.toString()).toContain('Verified OK');
+      tbs[tbs.length - 1] = (tbs[tbs.length - 1] ?? 0) ^ 1;
+      const bad = await openssl(['dgst', '-sha256', '-verify', w.path('org.pub'), ...sigopts, '-signature', w.path('cs.sig'), await w.file('cs.tbs', tbs)]);
+      expect(bad.code).not.toBe(0);
+    }
+  });
 
   it('a tampered content fails in openssl (the test can fail)', async () => {
     const cms = await signData({ content: new TextEncoder().encode('other\r\n'), signers: [sender], detached: true, certificates: [new Uint8Array(pki.org.ca.certificate.rawData)] });
