@@ -1,0 +1,104 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import { ApiError, type ApiErrorCode, type AppInfo, type Language, type Settings } from '../api';
+import { I18nProvider, useI18n } from './i18n/i18n';
+import type { Runtime } from './runtime/runtime';
+import { startRuntime } from './runtime/runtime';
+import { Header, type View } from './shell/Header';
+import { MailView } from './shell/MailView';
+import { SettingsView } from './shell/SettingsView';
+
+type Boot =
+  | { phase: 'connecting' }
+  | { phase: 'failed'; code: ApiErrorCode; noToken: boolean }
+  | { phase: 'ready'; runtime: Runtime; settings: Settings; info: AppInfo };
+
+/** Before the settings arrive, the browser's own language decides which words to show. */
+function guessLanguage(): Language {
+  return navigator.language.toLowerCase().startsWith('ja') ? 'ja' : 'en';
+}
+
+export function App(): ReactNode {
+  const [boot, setBoot] = useState<Boot>({ phase: 'connecting' });
+  const [lost, setLost] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      const runtime = await startRuntime(window);
+      const [settings, info] = await Promise.all([runtime.client.settings.get(), runtime.client.app.info()]);
+      if (!live) return;
+      setBoot({ phase: 'ready', runtime, settings, info });
+      void runtime.lost.then(() => live && setLost(true));
+    })().catch((err: unknown) => {
+      if (!live) return;
+      const code = err instanceof ApiError ? err.code : 'Internal';
+      setBoot({ phase: 'failed', code, noToken: err instanceof ApiError && /without its access token/.test(err.message) });
+    });
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  // The language follows the persisted settings, whoever changed them (this window or another).
+  const runtime = boot.phase === 'ready' ? boot.runtime : null;
+  useEffect(() => {
+    if (runtime === null) return;
+    return runtime.client.events.on('settings.changed', (settings) => setBoot((b) => (b.phase === 'ready' ? { ...b, settings } : b)));
+  }, [runtime]);
+
+  const language = boot.phase === 'ready' ? boot.settings.language : guessLanguage();
+  useEffect(() => {
+    document.documentElement.lang = language;
+  }, [language]);
+
+  return (
+    <I18nProvider language={language}>
+      {boot.phase === 'connecting' && <Connecting />}
+      {boot.phase === 'failed' && <Failed code={boot.code} noToken={boot.noToken} />}
+      {boot.phase === 'ready' && <Shell runtime={boot.runtime} info={boot.info} lost={lost} />}
+    </I18nProvider>
+  );
+}
+
+function Shell({ runtime, info, lost }: { runtime: Runtime; info: AppInfo; lost: boolean }): ReactNode {
+  const { t, notice } = useI18n();
+  const [view, setView] = useState<View>('mail');
+  useEffect(() => {
+    document.title = `${t('app.name')} — ${view === 'mail' ? t('nav.mail') : t('nav.settings')}`;
+  }, [t, view]);
+  return (
+    <div className="app">
+      <Header client={runtime.client} view={view} onView={setView} />
+      {lost && (
+        <p role="alert" className="banner banner-error">
+          {t('connection.lost')}
+        </p>
+      )}
+      {info.notices.map((n) => (
+        <p role="alert" className="banner banner-warning" key={n.code}>
+          {notice(n.code)}
+        </p>
+      ))}
+      {view === 'mail' ? <MailView client={runtime.client} /> : <SettingsView client={runtime.client} info={info} />}
+    </div>
+  );
+}
+
+function Connecting(): ReactNode {
+  const { t } = useI18n();
+  return (
+    <main className="centered">
+      <p role="status">{t('loading')}</p>
+    </main>
+  );
+}
+
+function Failed({ code, noToken }: { code: ApiErrorCode; noToken: boolean }): ReactNode {
+  const { t, error } = useI18n();
+  return (
+    <main className="centered">
+      <h1>{t('connection.failed.title')}</h1>
+      <p role="alert">{noToken ? t('connection.noToken') : error(code)}</p>
+    </main>
+  );
+}

@@ -1,0 +1,138 @@
+import type { ApiErrorCode, CardState, Language, RuntimeKind, StartupNotice } from '../../api';
+
+/**
+ * Every string the UI shows, in English and Japanese. The English table defines the keys; the
+ * Japanese table must have exactly the same keys (a missing or extra one does not compile). The
+ * Japanese wording follows SPEC §11, the words the users know.
+ */
+const en = {
+  'app.name': 'SSMAX',
+  'app.tagline': 'Organisational S/MIME',
+  'nav.mail': 'Mail',
+  'nav.settings': 'Settings',
+  'nav.main': 'Main',
+  'header.org.label': 'Organisation',
+  'header.org.none': 'No organisation yet',
+  'header.card.label': 'Staff ID card',
+  'header.card.unavailable': 'Card status is not available in this version yet',
+  'folders.heading': 'Folders',
+  'folders.noAccount.title': 'No account yet',
+  'folders.noAccount.body': 'Setting up an account (first launch) is not available in this version yet.',
+  'list.heading': 'Messages',
+  'list.empty': 'No messages to show.',
+  'reading.heading': 'Message',
+  'reading.empty': 'Select a message to read it and see its signature chain.',
+  'settings.heading': 'Settings',
+  'settings.language.legend': 'Display language',
+  'settings.language.saved': 'Saved. The display language is now English.',
+  'settings.about.heading': 'About SSMAX',
+  'settings.about.version': 'Version',
+  'settings.about.runtime': 'Running as',
+  'loading': 'Loading…',
+  'connection.failed.title': 'Cannot reach SSMAX',
+  'connection.noToken': 'This page was opened without its access token. Open the full address that SSMAX printed when it started.',
+  'connection.lost': 'The connection to SSMAX was lost. Restart SSMAX and open its new address.',
+} as const;
+
+export type MessageKey = keyof typeof en;
+
+const ja: Record<MessageKey, string> = {
+  'app.name': 'SSMAX',
+  'app.tagline': '組織通信向けS/MIME',
+  'nav.mail': 'メール',
+  'nav.settings': '設定',
+  'nav.main': 'メインメニュー',
+  'header.org.label': '組織',
+  'header.org.none': '組織はまだ設定されていません',
+  'header.card.label': '社員証・職員証（ICカード）',
+  'header.card.unavailable': 'ICカードの状態表示は、このバージョンではまだ利用できません',
+  'folders.heading': 'フォルダー',
+  'folders.noAccount.title': 'アカウントはまだありません',
+  'folders.noAccount.body': 'アカウントの設定（初回起動）は、このバージョンではまだ利用できません。',
+  'list.heading': 'メール一覧',
+  'list.empty': '表示するメールはありません。',
+  'reading.heading': 'メール',
+  'reading.empty': 'メールを選択すると、本文と署名の連鎖が表示されます。',
+  'settings.heading': '設定',
+  'settings.language.legend': '表示言語',
+  'settings.language.saved': '保存しました。表示言語は日本語になりました。',
+  'settings.about.heading': 'SSMAXについて',
+  'settings.about.version': 'バージョン',
+  'settings.about.runtime': '実行環境',
+  'loading': '読み込み中…',
+  'connection.failed.title': 'SSMAXに接続できません',
+  'connection.noToken': 'このページはアクセス用トークンなしで開かれました。SSMAXが起動時に表示したアドレスをそのまま開いてください。',
+  'connection.lost': 'SSMAXとの接続が切れました。SSMAXを再起動し、新しいアドレスを開いてください。',
+};
+
+/** Names of the languages, each in its own language (what a language switch should show). */
+export const LANGUAGE_NAMES: Record<Language, string> = { ja: '日本語', en: 'English' };
+
+const errors: Record<Language, Record<ApiErrorCode, string>> = {
+  en: {
+    NotAvailableYet: 'This is not available in this version yet.',
+    InvalidArguments: 'SSMAX did not accept the request (invalid input).',
+    UnknownMethod: 'SSMAX does not know this request.',
+    Refused: 'SSMAX refused the request.',
+    Disconnected: 'The connection to SSMAX was lost.',
+    StorageFailed: 'SSMAX could not save this. Check the disk and try again.',
+    Internal: 'Something went wrong inside SSMAX.',
+  },
+  ja: {
+    NotAvailableYet: 'この機能は、このバージョンではまだ利用できません。',
+    InvalidArguments: 'SSMAXが要求を受け付けませんでした（入力が不正です）。',
+    UnknownMethod: 'SSMAXが知らない要求です。',
+    Refused: 'SSMAXが要求を拒否しました。',
+    Disconnected: 'SSMAXとの接続が切れました。',
+    StorageFailed: 'SSMAXが保存できませんでした。ディスクを確認して、もう一度お試しください。',
+    Internal: 'SSMAX内部でエラーが発生しました。',
+  },
+};
+
+const cardStates: Record<Language, Record<CardState, string>> = {
+  en: {
+    'no-reader': 'No card reader',
+    'no-card': 'No card inserted',
+    ready: 'Card ready',
+    locked: 'Card locked (enter PIN)',
+    blocked: 'Card blocked (PUK needed)',
+    'unknown-card': 'Not a staff ID card',
+  },
+  ja: {
+    'no-reader': 'カードリーダーがありません',
+    'no-card': 'カードが挿入されていません',
+    ready: 'カード使用可能',
+    locked: 'カードはロック中（PINを入力）',
+    blocked: 'カードがブロックされています（PUKが必要）',
+    'unknown-card': '社員証・職員証ではありません',
+  },
+};
+
+const runtimes: Record<Language, Record<RuntimeKind, string>> = {
+  en: { electron: 'Desktop app', bridge: 'Browser (loopback bridge)' },
+  ja: { electron: 'デスクトップアプリ', bridge: 'ブラウザー（ループバック接続）' },
+};
+
+const notices: Record<Language, Record<StartupNotice['code'], string>> = {
+  en: { SettingsFileCorrupt: 'Your settings file could not be read, so the default settings are in use. The unreadable file was kept for IT.' },
+  ja: { SettingsFileCorrupt: '設定ファイルを読み込めなかったため、初期設定を使用しています。読み込めなかったファイルはIT担当者向けに保存してあります。' },
+};
+
+export interface Dictionary {
+  t(key: MessageKey): string;
+  error(code: ApiErrorCode): string;
+  cardState(state: CardState): string;
+  runtime(kind: RuntimeKind): string;
+  notice(code: StartupNotice['code']): string;
+}
+
+export function dictionary(language: Language): Dictionary {
+  const table = language === 'ja' ? ja : en;
+  return {
+    t: (key) => table[key],
+    error: (code) => errors[language][code],
+    cardState: (state) => cardStates[language][state],
+    runtime: (kind) => runtimes[language][kind],
+    notice: (code) => notices[language][code],
+  };
+}

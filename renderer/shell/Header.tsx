@@ -1,0 +1,58 @@
+import { useCallback, type ReactNode } from 'react';
+import type { Account, CardStatus, SsmaxClient } from '../../api';
+import { useI18n } from '../i18n/i18n';
+import { useCall, type CallState } from './use-call';
+
+export type View = 'mail' | 'settings';
+
+/** The app's chrome: product, organisation, card status, and the two views. */
+export function Header({ client, view, onView }: { client: SsmaxClient; view: View; onView: (v: View) => void }): ReactNode {
+  const { t } = useI18n();
+  const accounts = useCall(useCallback(() => client.accounts.list(), [client]));
+  const card = useCall(useCallback(() => client.card.status(), [client]));
+  return (
+    <header className="app-header">
+      <div className="brand">
+        <span className="brand-name">{t('app.name')}</span>
+        <span className="brand-tagline">{t('app.tagline')}</span>
+      </div>
+      <dl className="status-area">
+        <div className="status-item">
+          <dt>{t('header.org.label')}</dt>
+          <dd data-testid="org-status">
+            <OrgStatus accounts={accounts} />
+          </dd>
+        </div>
+        <div className="status-item">
+          <dt>{t('header.card.label')}</dt>
+          <dd data-testid="card-status">
+            <CardStatusText card={card} />
+          </dd>
+        </div>
+      </dl>
+      <nav className="views" aria-label={t('nav.main')}>
+        <button type="button" aria-current={view === 'mail' ? 'page' : undefined} onClick={() => onView('mail')}>
+          {t('nav.mail')}
+        </button>
+        <button type="button" aria-current={view === 'settings' ? 'page' : undefined} onClick={() => onView('settings')}>
+          {t('nav.settings')}
+        </button>
+      </nav>
+    </header>
+  );
+}
+
+function OrgStatus({ accounts }: { accounts: CallState<Account[]> }): ReactNode {
+  const { t } = useI18n();
+  if (accounts.status === 'loading') return t('loading');
+  const first = accounts.status === 'ok' ? accounts.value[0] : undefined;
+  // Only an org from a pinned, verified bundle is ever named here; anything else is "none yet".
+  return first === undefined ? t('header.org.none') : first.org.name;
+}
+
+function CardStatusText({ card }: { card: CallState<CardStatus> }): ReactNode {
+  const { t, cardState, error } = useI18n();
+  if (card.status === 'loading') return t('loading');
+  if (card.status === 'error') return card.code === 'NotAvailableYet' ? t('header.card.unavailable') : error(card.code);
+  return cardState(card.value.state);
+}
