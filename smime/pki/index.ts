@@ -1,3 +1,4 @@
 export { CERTIFICATE_ROLES, SSMAX_ARC, normaliseOid, roleOfPolicy, ssmaxAttributeOid, ssmaxModuleOid, ssmaxPolicyOid, type CertificateRole } from './oids';
 export { ProfileError } from './errors';
 export * from './profile';
+export { describeCertificate, dnsMatchesConstraint, dnsPermitted, emailMatchesConstraint, emailPermitted, type CertificateSummary, type KeyUsageName, type NameConstraints } from './inspect';
