@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests and the demo run for real (pcscd + vpcd, Dovecot,
-# Postfix, ClamAV, SoftHSM2, OpenSC, yubico-piv-tool, Chromium, OpenSSL, gpgsm).
+# Postfix, ClamAV, SoftHSM2, OpenSC, yubico-piv-tool, Chromium with a Japanese font for the UI
+# screenshots, OpenSSL, gpgsm).
 # Idempotent: does nothing when every package is already installed. Never starts system services:
 # the project runs its own private instances (see test/harness/).
 set -euo pipefail
@@ -12,7 +13,7 @@ PACKAGES=(
   postfix
   clamav-daemon clamav
   softhsm2 libsofthsm2
-  chromium
+  chromium fonts-ipafont-gothic
   openssl gpgsm
   iproute2 procps util-linux
 )
