@@ -8,6 +8,7 @@ import { CliError, ExitCode, UsageError, type CommandGroup } from './command';
 const groups: Record<string, () => Promise<{ command: CommandGroup }>> = {
   authority: () => import('./commands/authority'),
   org: () => import('./commands/org'),
+  verify: () => import('./commands/verify'),
 };
 
 export function registeredGroups(): string[] {
