@@ -1,7 +1,7 @@
 export { CmsFormatError, DecryptionError, SigningError, UnsupportedAlgorithmError } from './errors';
 export { OID } from './oids';
 export { signData, type SignOptions } from './sign';
-export { verifySignedData, type Reason, type ReasonCode, type SignatureCheck, type SignatureStatus, type SignedDataResult, type VerifyOptions } from './verify';
+export { MAX_CHAIN_DEPTH, verifySignedData, type Reason, type ReasonCode, type SignatureCheck, type SignatureStatus, type SignedDataResult, type VerifyOptions } from './verify';
 export { countersign, lastLinkPath, type CountersignOptions } from './countersign';
 export { readSignedData, type SignedDataView, type SignerInfoView, type SignerIdentifier } from './signed-data';
 export {

@@ -102,7 +102,9 @@ export async function signData(options: SignOptions): Promise<Uint8Array> {
     setOf([...digests.keys()].map(digestAlgorithmIdentifier)),
     encap,
     der(ctx(0), ...certificates),
-    setOf(signerInfos),
+    // In the order of options.signers, so that result paths ([i]) match the caller's signers. Only
+    // signed attributes must be DER (RFC 5652 §5.3); OpenSSL does not sort SignerInfos either.
+    der(Tag.SET, ...signerInfos),
   );
   return encodeContentInfo(OID.signedData, signedData).toBytes();
 }

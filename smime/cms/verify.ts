@@ -7,7 +7,7 @@ import { equalBytes, readCertificateIds, sha256, type CertificateIds } from './c
 import { Tag, childrenOf, ctx, decodeOid, expectTag, readInteger, readTime, type Element } from './der';
 import { CmsFormatError, UnsupportedAlgorithmError } from './errors';
 import { OID } from './oids';
-import { attributeValues, readSignedData, readSignerInfo, type SignerIdentifier, type SignerInfoView } from './signed-data';
+import { attributeValues, readSignedData, readSignerInfoBytes, type SignerIdentifier, type SignerInfoView } from './signed-data';
 import { decodeInspectionAttestation, decodeSmtpEnvelope, type InspectionAttestation, type SmtpEnvelope } from './ssmax-attributes';
 
 /**
@@ -72,6 +72,9 @@ export interface VerifyOptions {
   readonly extraCertificates?: readonly Uint8Array[];
 }
 
+/** Countersignature levels verified below a SignerInfo (an SSMAX chain has 2-3; forwards do not nest). */
+export const MAX_CHAIN_DEPTH = 32;
+
 /** Verifies a DER/BER ContentInfo(SignedData). Throws CmsFormatError only when the structure itself is unreadable. */
 export function verifySignedData(input: Uint8Array, options: VerifyOptions = {}): SignedDataResult {
   const sd = readSignedData(input);
@@ -131,7 +134,10 @@ function checkSignerInfo(si: SignerInfoView, path: number[], certs: readonly Cer
   const countersignatures = attributeValues(si.unsignedAttrs, OID.countersignature).map((value, i) => {
     const csPath = [...path, i];
     try {
-      const cs = readSignerInfo(value);
+      if (csPath.length - 1 > MAX_CHAIN_DEPTH) throw new CmsFormatError(`Countersignatures are nested more than ${MAX_CHAIN_DEPTH} deep.`);
+      // Re-read with fresh limits: the depth budget of the whole message would otherwise run out
+      // after ~14 levels; MAX_CHAIN_DEPTH bounds the (quadratic) re-reading instead.
+      const cs = readSignerInfoBytes(value.raw);
       return checkSignerInfo(cs, csPath, certs, { contentType: undefined, digestOf: (h) => hashBytes(h, si.signature) }, []);
     } catch (cause) {
       return malformedCheck(csPath, cause);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CmsFormatError, countersign, readSignedData, signData, verifySignedData } from '../../../smime/cms';
+import { CmsFormatError, countersign, lastLinkPath, readSignedData, signData, verifySignedData } from '../../../smime/cms';
 import { encodeAttribute } from '../../../smime/cms/attributes';
 import { Tag, der, oid, seq } from '../../../smime/cms/der';
 import { OID } from '../../../smime/cms/oids';
@@ -40,6 +40,20 @@ describe('CMS-level attacks never verify', () => {
     const r = verifySignedData(replaceSignerInfos(two, [sd.signerInfos[0]!.raw, broken]));
     expect(r.signers.map((s) => s.status)).toEqual(['valid', 'invalid']);
     expect(r.signers[1]?.reasons.map((x) => x.code)).toContain('signature-invalid');
+  });
+
+  it('signers keep the caller order; 32 nested countersignatures verify, the 33rd is refused', async () => {
+    const two = await signData({ content: mimeEntity, signers: [org, sender], detached: false });
+    expect(verifySignedData(two).signers.map((x) => Buffer.from(x.certificate ?? []).equals(Buffer.from(org.certificate)))).toEqual([true, false]);
+    let msg = signed;
+    for (let i = 0; i < 33; i++) msg = await countersign(msg, { target: lastLinkPath(msg), signer: org });
+    let link = verifySignedData(msg).signers[0];
+    const states: string[] = [];
+    while (link) {
+      states.push(link.reasons[0]?.code ?? link.status);
+      link = link.countersignatures[0];
+    }
+    expect(states).toEqual([...Array<string>(33).fill('valid'), 'malformed']);
   });
 
   it('no signers: an empty result, nothing valid', () => {
