@@ -2,7 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { ApiError, type ApiErrorCode, type AppInfo, type Language, type Settings } from '../api';
 import { I18nProvider, useI18n } from './i18n/i18n';
 import type { Runtime } from './runtime/runtime';
-import { startRuntime } from './runtime/runtime';
+import { MissingToken, startRuntime } from './runtime/runtime';
 import { Header, type View } from './shell/Header';
 import { MailView } from './shell/MailView';
 import { SettingsView } from './shell/SettingsView';
@@ -23,8 +23,12 @@ export function App(): ReactNode {
 
   useEffect(() => {
     let live = true;
+    let started: Runtime | null = null;
     (async () => {
       const runtime = await startRuntime(window);
+      started = runtime;
+      // Unmounted while connecting (React's StrictMode does this once in development): let go.
+      if (!live) return runtime.close();
       const [settings, info] = await Promise.all([runtime.client.settings.get(), runtime.client.app.info()]);
       if (!live) return;
       setBoot({ phase: 'ready', runtime, settings, info });
@@ -32,10 +36,11 @@ export function App(): ReactNode {
     })().catch((err: unknown) => {
       if (!live) return;
       const code = err instanceof ApiError ? err.code : 'Internal';
-      setBoot({ phase: 'failed', code, noToken: err instanceof ApiError && /without its access token/.test(err.message) });
+      setBoot({ phase: 'failed', code, noToken: err instanceof MissingToken });
     });
     return () => {
       live = false;
+      started?.close();
     };
   }, []);
 
