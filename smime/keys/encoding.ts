@@ -126,3 +126,25 @@ export function leftPad(bytes: Uint8Array, length: number): Uint8Array {
 function checkDigestLength(hash: HashName, digestValue: Uint8Array): void {
   if (digestValue.length !== hashLength[hash]) throw new KeyOperationError(`The digest is not a ${hash} value.`);
 }
+
+/** Converts a DER Ecdsa-Sig-Value to r || s with halves of `size` bytes (WebCrypto's ECDSA form). */
+export function ecdsaDerToRaw(der: Uint8Array, size: number): Uint8Array {
+  const fail = (): never => {
+    throw new KeyOperationError('ECDSA signature is not a DER SEQUENCE of two INTEGERs.');
+  };
+  if (der[0] !== 0x30) fail();
+  let p = der[1] !== undefined && der[1] < 0x80 ? 2 : der[1] === 0x81 ? 3 : fail();
+  const out = Buffer.alloc(size * 2);
+  for (let half = 0; half < 2; half++) {
+    if (der[p] !== 0x02) fail();
+    const len = der[p + 1] ?? fail();
+    let body = der.subarray(p + 2, p + 2 + len);
+    if (body.length !== len) fail();
+    while (body.length > size && body[0] === 0) body = body.subarray(1);
+    if (body.length > size) fail();
+    Buffer.from(body).copy(out, half * size + size - body.length);
+    p += 2 + len;
+  }
+  if (p !== der.length) fail();
+  return out;
+}

@@ -2,3 +2,4 @@ export { CERTIFICATE_ROLES, SSMAX_ARC, normaliseOid, roleOfPolicy, ssmaxAttribut
 export { ProfileError } from './errors';
 export * from './profile';
 export { describeCertificate, dnsMatchesConstraint, dnsPermitted, emailMatchesConstraint, emailPermitted, type CertificateSummary, type KeyUsageName, type NameConstraints } from './inspect';
+export { authorityFromSigner, signerIssuingKey } from './signer-issuer';
