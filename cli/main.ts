@@ -7,6 +7,7 @@ import { CliError, ExitCode, UsageError, type CommandGroup } from './command';
  */
 const groups: Record<string, () => Promise<{ command: CommandGroup }>> = {
   authority: () => import('./commands/authority'),
+  card: () => import('./commands/card'),
   org: () => import('./commands/org'),
   verify: () => import('./commands/verify'),
 };

@@ -180,7 +180,7 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
       // The binding announces all current readers in one tick.
       setImmediate(readersListed);
     });
-    const bound = (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
+    const bound = (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
     // With no reader at all there is no event to wait for: a short bound keeps start() prompt.
     return bound(listed, 1_000)
       .then(() => bound(Promise.all(firstStatus), 2_000))
@@ -211,7 +211,17 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
     const pcsc = this.pcsc;
     this.pcsc = undefined;
     this.serviceUp = false;
+    const readers = [...this.entries.values()].map((e) => e.reader);
     for (const [name, entry] of [...this.entries]) this.dropReader(name, entry);
+    // Each reader has its own status thread and async handle: close them too, or they keep the
+    // process alive after stop().
+    for (const r of readers) {
+      try {
+        r.close();
+      } catch {
+        /* already ended */
+      }
+    }
     try {
       pcsc?.close();
     } catch {

@@ -50,15 +50,21 @@ export async function generateKeyWithCsr(piv: PivSession, req: KeyRequest): Prom
   await piv.select();
   await piv.authenticateManagementKey(req.managementKey);
   const publicKey = await piv.generateKey(req.slot, req.algorithm, { pinPolicy: req.pinPolicy });
-  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  const csr = await buildCsr(piv, { slot: req.slot, publicKey, subject: req.subject, pin: req.pin });
+  return { publicKey, csr };
+}
+
+/** A PKCS#10 request for the key in `slot`, signed on the card (proof of possession). Verifies the PIN first. */
+export async function buildCsr(piv: PivSession, req: { slot: number; publicKey: KeyObject; subject: string; pin: string }): Promise<Uint8Array> {
+  const algorithm: PivKeyAlgorithm = req.publicKey.asymmetricKeyType === 'rsa' ? 'rsa2048' : 'p256';
+  const spki = new Uint8Array(req.publicKey.export({ type: 'spki', format: 'der' }));
   const subject = new Uint8Array(new x509.Name(req.subject).toArrayBuffer());
   const info = seq(integer(0), subject, spki, der(ctx(0)));
-  const sigAlg: SignatureAlgorithm = req.algorithm === 'p256' ? { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const sigAlg: SignatureAlgorithm = algorithm === 'p256' ? { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const digest = createHash('sha256').update(info).digest();
   await piv.verifyPin(req.pin);
-  const signature = req.algorithm === 'p256' ? await piv.ecdsaSign(req.slot, digest) : await piv.rsaRaw(req.slot, encodeEmsaPkcs1v15('SHA-256', digest, 256));
-  const csr = seq(info, signatureAlgorithmIdentifier(sigAlg), bitString(signature));
-  return { publicKey, csr };
+  const signature = algorithm === 'p256' ? await piv.ecdsaSign(req.slot, digest) : await piv.rsaRaw(req.slot, encodeEmsaPkcs1v15('SHA-256', digest, 256));
+  return seq(info, signatureAlgorithmIdentifier(sigAlg), bitString(signature));
 }
 
 /** Writes an issued certificate into its slot. */

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { X509Certificate, createCipheriv, createDecipheriv, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { sendCommand, type ApduTransport, type CommandApdu, type TransportStats } from '../pcsc/apdu';
 import { BadCardResponseError } from '../pcsc/errors';
@@ -219,6 +219,22 @@ export class PivSession {
     const expected = ecb(alg, key, true, challenge);
     // The card proves it knows the key too, so enrollment never writes to an impostor card.
     if (!proof || proof.length !== expected.length || !timingSafeEqual(proof, expected)) throw new ManagementKeyError('the card could not prove the management key');
+  }
+
+  /**
+   * The public key of a slot: from YubiKey metadata (F7, tag 04) when the card has it, else from
+   * the slot's certificate; undefined when neither exists.
+   */
+  async slotPublicKey(slot: number): Promise<KeyObject | undefined> {
+    const res = await sendCommand(this.transport, { ins: 0xf7, p1: 0x00, p2: slot, le: 256 }, this.stats);
+    if (res.sw === 0x9000) {
+      const items = new Map(parseTlvs(res.data).map((t) => [t.tag, t.value]));
+      const alg = items.get(0x01)?.[0];
+      const template = items.get(0x04);
+      if (template && (alg === 0x07 || alg === 0x11)) return publicKeyFromTemplate(template, alg === 0x07 ? 'rsa2048' : 'p256');
+    }
+    const cert = await this.readCertificate(slot);
+    return cert ? new X509Certificate(cert).publicKey : undefined;
   }
 
   /** Sets a new management key (YubiKey SET MANAGEMENT KEY; needs prior authentication). */
