@@ -372,7 +372,9 @@ async function verifyInner(raw: Uint8Array, ctx: Context): Promise<MessageVerifi
           roled.push([e, 'external-org']);
         }
       });
-      if (orgLinks.length === 0) soft.push(reason('chain-incomplete', 'No organisation countersigned this message.'));
+      if (orgLinks.length === 0) {
+        if (first.path?.profile !== 'generic') soft.push(reason('chain-incomplete', 'No organisation countersigned this message.'));
+      }
       else if (!ownKnown) soft.push(reason('own-org-unknown', 'Your organisation is not known, so the receiving-org link could not be checked.'));
       else if (orgLinks.length === 1 && roled[1]?.[1] !== 'single-org') soft.push(reason('chain-incomplete', 'Your organisation has not countersigned this message (no receiving-org link).'));
       links.unshift(...roled.map(([e, r]) => finish(e, r)));
