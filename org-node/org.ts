@@ -240,6 +240,7 @@ export class Org {
   async issueMemberCertificates(address: string, signatureCsr: Uint8Array, keyManagementCsr: Uint8Array, actor: string): Promise<IssuedMemberCertificates> {
     const member = await this.directory.getMember(address);
     if (!member) throw new EnrollmentError(`${address} is not a member.`);
+    assertOrgAddress(this.#config, member.address);
     if (member.status !== 'active') throw new EnrollmentError(`${member.address} is ${member.status}: no certificates can be issued.`);
     const sig = await checkCsr(signatureCsr, 'signature (9C) request');
     const km = await checkCsr(keyManagementCsr, 'key-management (9D) request');
@@ -375,6 +376,15 @@ export class Org {
     }
     return fromPem(text, ['CERTIFICATE']);
   }
+}
+
+/**
+ * A member's address must be at one of the org's domains: the org CA's name constraints permit
+ * exactly those hosts, so a certificate for any other address would be refused by every verifier.
+ */
+export function assertOrgAddress(config: Pick<OrgConfig, 'domains' | 'name'>, address: string): void {
+  const domain = address.slice(address.lastIndexOf('@') + 1).trim().toLowerCase();
+  if (!config.domains.includes(domain)) throw new EnrollmentError(`${address} is not at a domain of ${config.name} (${config.domains.join(', ')}).`);
 }
 
 /** The SSMAX roles named by a certificate's policies (CA certificates also carry anyPolicy). */

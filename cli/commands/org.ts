@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { MemberStatus, RevocationReason } from '../../org-node/directory/directory';
 import { SqliteMemberDirectory } from '../../org-node/directory/sqlite';
 import { startOrgServer } from '../../org-node/http/server';
-import { Org, OrgSetupError } from '../../org-node/org';
+import { Org, OrgSetupError, assertOrgAddress, type OrgConfig } from '../../org-node/org';
 import { fromPem } from '../../org-node/pem';
 import { CliError, ExitCode, UsageError, type CommandGroup } from '../command';
 import { actor, algorithm, guarded, hostPort, keyStoreConfig, keyStoreOptions, list, optional, parse, positiveNumber, required, secretFiles, type Values } from './node-options';
@@ -50,15 +50,16 @@ async function readInput(path: string): Promise<Uint8Array> {
 }
 
 /** Member bookkeeping needs the directory only, not the keys (no passphrase asked). */
-async function withDirectory<T>(dir: string, body: (d: SqliteMemberDirectory) => Promise<T>): Promise<T> {
+async function withDirectory<T>(dir: string, body: (d: SqliteMemberDirectory, config: OrgConfig) => Promise<T>): Promise<T> {
+  let config: OrgConfig;
   try {
-    await readFile(join(dir, 'org.json'));
+    config = JSON.parse(await readFile(join(dir, 'org.json'), 'utf8')) as OrgConfig;
   } catch (cause) {
     throw new OrgSetupError(`No org in ${dir} (run \`ssmax org init\` first).`, { cause });
   }
   const directory = SqliteMemberDirectory.open(join(dir, 'directory.sqlite'));
   try {
-    return await body(directory);
+    return await body(directory, config);
   } finally {
     await directory.close();
   }
@@ -130,9 +131,11 @@ async function member(args: string[]): Promise<ExitCode> {
   switch (sub) {
     case 'add': {
       const { values } = parse(rest, { dir: { type: 'string' }, address: { type: 'string' }, name: { type: 'string' }, 'staff-id': { type: 'string' } }, usage);
-      const m = await withDirectory(required(values, 'dir'), (d) =>
-        d.addMember({ address: required(values, 'address'), name: required(values, 'name'), staffId: required(values, 'staff-id') }, actor()),
-      );
+      const address = required(values, 'address');
+      const m = await withDirectory(required(values, 'dir'), (d, config) => {
+        assertOrgAddress(config, address);
+        return d.addMember({ address, name: required(values, 'name'), staffId: required(values, 'staff-id') }, actor());
+      });
       console.log(`added ${m.address} (${m.name}, staff ID ${m.staffId})`);
       return ExitCode.ok;
     }

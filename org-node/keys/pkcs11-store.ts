@@ -1,5 +1,6 @@
 import { X509Certificate, createHash, createPublicKey, randomBytes, type webcrypto } from 'node:crypto';
-import * as pkcs11js from 'pkcs11js';
+import { createRequire } from 'node:module';
+import type * as Pkcs11Types from 'pkcs11js';
 import { ecdsaRawToDer, encodeDigestInfo, KeyOperationError, type Decryptor, type SignRequest, type Signer, type SignatureAlgorithm } from '../../smime/keys';
 import { tokenIssuingKey } from './issuing-key';
 import { KeyNotFoundError, KeyStoreError, WrongSecretError, assertPurpose, type OrgKeyAlgorithm, type OrgKeyInfo, type OrgKeyPurpose, type OrgKeyStore } from './store';
@@ -11,6 +12,10 @@ import { KeyNotFoundError, KeyStoreError, WrongSecretError, assertPurpose, type 
  * run on the token. A key is found by CKA_ID (16 random bytes = the key id); its purpose is in the
  * label `ssmax-<purpose>-<id>` so that `pkcs11-tool --list-objects` shows what each key is for.
  */
+
+// pkcs11js is CommonJS and defines its constants at run time: an ESM namespace import (as tsx
+// builds it) sees only the statically detectable names, so the constants would be undefined.
+const pkcs11js = createRequire(import.meta.url)('pkcs11js') as typeof Pkcs11Types;
 
 export interface Pkcs11StoreOptions {
   /** Path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so. */
@@ -25,7 +30,7 @@ export interface Pkcs11StoreOptions {
 export class TokenUnavailableError extends KeyStoreError {}
 
 interface LoadedModule {
-  readonly lib: pkcs11js.PKCS11;
+  readonly lib: Pkcs11Types.PKCS11;
   users: number;
 }
 
@@ -80,11 +85,11 @@ function isPurpose(value: string): value is OrgKeyPurpose {
 export class Pkcs11OrgKeyStore implements OrgKeyStore {
   readonly kind = 'pkcs11' as const;
   readonly #modulePath: string;
-  readonly #lib: pkcs11js.PKCS11;
+  readonly #lib: Pkcs11Types.PKCS11;
   readonly #session: Buffer;
   #closed = false;
 
-  private constructor(modulePath: string, lib: pkcs11js.PKCS11, session: Buffer) {
+  private constructor(modulePath: string, lib: Pkcs11Types.PKCS11, session: Buffer) {
     this.#modulePath = modulePath;
     this.#lib = lib;
     this.#session = session;
@@ -235,7 +240,7 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
       namedCurve: 'P-256',
       async ecdh(peerPublicPoint: Uint8Array): Promise<Uint8Array> {
         let secret: Buffer | undefined;
-        const ecdhParams: pkcs11js.ECDH1 = { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: Buffer.from(peerPublicPoint) };
+        const ecdhParams: Pkcs11Types.ECDH1 = { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: Buffer.from(peerPublicPoint) };
         try {
           secret = lib.C_DeriveKey(
             session,
@@ -308,7 +313,7 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
     ]);
   }
 
-  #find(template: pkcs11js.Template): Buffer[] {
+  #find(template: Pkcs11Types.Template): Buffer[] {
     if (this.#closed) throw new KeyStoreError('The token session is closed.');
     this.#lib.C_FindObjectsInit(this.#session, template);
     try {
