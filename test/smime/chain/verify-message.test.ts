@@ -9,7 +9,8 @@ import { SoftwareSigner } from '../../../smime/keys';
 import { buildMultipartSigned, buildPkcs7Mime, buildProtectedPayload } from '../../../smime/mime';
 import { replaceSignerInfos, withUnsignedAttributes } from '../cms/tamper';
 import { fixture } from '../mime/helpers';
-import { T, addLinks, buildMail, buildWorld, caDer, decryptorOf, headersFor, receivingOrg, sendingOrg, signerOf, wrap, type World } from './world';
+import { inspectionAttestationAttribute } from '../../../smime/cms/ssmax-attributes';
+import { T, addLinks, attestation, buildMail, buildWorld, caDer, decryptorOf, headersFor, receivingOrg, sendingOrg, signerOf, wrap, type World } from './world';
 
 let w: World;
 beforeAll(async () => {
@@ -367,5 +368,51 @@ describe('attacks never verify', () => {
     const cms = await addLinks(built.cms, [{ ...receivingOrg(w.b, B(), new Date('2026-06-01T09:03:00Z')) }]);
     const r = await verifyMessage(wrap(built.entity, cms, built.outerHeaders, w.b.employee.keyManagement.der), opts());
     expectFailed(r, 'chain-ambiguous');
+  });
+
+  it('an org link without inspection attestation → attestation-missing', async () => {
+    const { wire } = await twoOrgMail({ links: [{ ...sendingOrg(w.a), hop: undefined }, receivingOrg(w.b, B())] });
+    expectFailed(await verifyMessage(wire, opts()), 'attestation-missing');
+  });
+});
+
+describe('incomplete but honest chains are signed, not verified', () => {
+  it('own org unknown → own-org-unknown', async () => {
+    const { wire } = await twoOrgMail();
+    const r = await verifyMessage(wire, opts({ ownOrgDomains: undefined, recipient: undefined }));
+    expect(r.state).toBe('signed');
+    expect(codes(r)).toEqual(['own-org-unknown']);
+  });
+
+  it('two valid signers → multiple-signers', async () => {
+    const { entity, outerHeaders } = await buildProtectedPayload(headersFor(A(), B()), { text: 'x\n' }, 'clear');
+    const cms = await signData({ content: entity, signers: [signerOf(w.a.employee.signature), signerOf(w.b.employee.signature)], detached: true, signingTime: T.signed, certificates: [caDer(w.a), caDer(w.b)] });
+    const r = await verifyMessage(wrap(entity, cms, outerHeaders), opts());
+    expect(r.state).toBe('signed');
+    expect(codes(r)).toContain('multiple-signers');
+    expect(r.links.map((l) => [l.role, l.status])).toEqual([
+      ['sender', 'valid'],
+      ['additional-signer', 'valid'],
+    ]);
+  });
+
+  it('external mail marked by the own org → unsigned, external, never verified', async () => {
+    const external = Buffer.from('From: outsider@gmail.example\r\nTo: hanako@b.example\r\nSubject: invoice\r\nContent-Type: text/plain\r\n\r\nPlease pay.\r\n');
+    const cms = await signData({
+      content: external,
+      signers: [signerOf(w.b.signing)],
+      detached: true,
+      signingTime: T.receivingOrg,
+      certificates: [caDer(w.b)],
+      extraSignedAttributes: [inspectionAttestationAttribute(attestation('receiving-org', T.receivingOrg))],
+    });
+    const wire = buildMultipartSigned({ signedPart: external, signature: cms, digest: 'SHA-256', headers: [{ name: 'From', value: 'outsider@gmail.example' }] });
+    const r = await verifyMessage(wire, opts());
+    expect(r.state).toBe('unsigned');
+    expect(r.external).toBe(true);
+    expect(codes(r)).toEqual(['external']);
+    expect(r.links.map((l) => [l.role, l.status])).toEqual([['receiving-org', 'valid']]);
+    // Marked by another org than the user's: failed.
+    expectFailed(await verifyMessage(wire, opts({ ownOrgDomains: ['a.example'], recipient: undefined })), 'not-own-org');
   });
 });
