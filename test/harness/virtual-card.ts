@@ -13,6 +13,8 @@ export interface VirtualCardOptions {
   delayMs?: number;
   silentIns?: number;
   verbose?: boolean;
+  /** Address to dial instead of the pcscd handle's (e.g. 127.0.0.1 to measure without quickack). */
+  host?: string;
 }
 
 export interface VirtualCardHandle extends ServiceHandle {
@@ -38,7 +40,7 @@ export async function startVirtualCard(pcscd: PcscdHandle, opts: VirtualCardOpti
     '--state',
     stateFile,
     '--host',
-    pcscd.vpcd.host,
+    opts.host ?? pcscd.vpcd.host,
     '--port',
     String(pcscd.vpcd.port),
     ...(opts.delayIns !== undefined ? ['--delay-ins', hex(opts.delayIns), '--delay-ms', String(opts.delayMs ?? 5_000)] : []),

@@ -75,6 +75,26 @@ describe('CardWatcher with real pcscd and the virtual card', () => {
     );
   });
 
+  it('prints what the same exchange costs when the card dials 127.0.0.1 (no quickack route)', async () => {
+    for (const c of cards.splice(0)) await c.stop();
+    for (let i = 0; i < 50 && watcher.readers().some((r) => r.present); i++) await new Promise((r) => setTimeout(r, 100));
+    const plain = await startVirtualCard(pcscd, { host: '127.0.0.1' });
+    try {
+      await watcher.waitForCard({ reader: pcscd.readerName });
+      const stats = await watcher.transaction(async (channel) => {
+        const piv = new PivSession(channel);
+        await piv.select();
+        for (let i = 0; i < 20; i++) await piv.pinStatus();
+        return piv.stats;
+      });
+      expect(stats.apdus).toBe(21);
+      console.log(`[pcsc] without quickack: ${(stats.transmitMs / stats.apdus).toFixed(2)} ms per APDU round trip`);
+    } finally {
+      await plain.stop();
+      for (let i = 0; i < 50 && watcher.readers().some((r) => r.present); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
   it('fails with a clear error, without hanging, when the card is pulled in the middle of a signature; the card state survives', async () => {
     for (const c of cards.splice(0)) await c.stop();
     // Enrol a P-256 key on a normal card, then re-insert the same card (state file) as a slow one.
