@@ -272,14 +272,14 @@ async function verifyInner(raw: Uint8Array, ctx: Context): Promise<MessageVerifi
   if (sd.signers.length === 0) fatal.push(reason('no-signers', 'The signature block contains no signature.'));
 
   let content: SignedContent | undefined;
-  let signedRoot: MimeEntity | undefined;
   let protectedHeaders: ReturnType<typeof extractProtectedHeaders>;
+  let forwardEntities: MimeEntity[] = [];
   if (signedBytes) {
     const inner = parseMessage(signedBytes, ctx.limits);
-    signedRoot = inner.root;
     if (inner.defects.some((d) => d.code !== 'mixed-line-endings')) fatal.push(reason('malformed', 'The signed content is structurally damaged.'));
     const innerStructure = analyzeSmime(inner.root);
     if (innerStructure.coverage !== 'none') fatal.push(reason('unsupported-structure', 'The signed content is itself signed or encrypted again (nested S/MIME layers are not accepted).'));
+    else if (!partial) forwardEntities = innerStructure.forwards.map((f) => f.entity);
     protectedHeaders = extractProtectedHeaders(inner.root, { encrypted });
     if (!partial) content = { bytes: signedBytes, entity: inner.root, encrypted, headerProtection: protectedHeaders?.mode };
   }
@@ -299,7 +299,6 @@ async function verifyInner(raw: Uint8Array, ctx: Context): Promise<MessageVerifi
   }
 
   // Forwards inside the signed content.
-  const forwardEntities = signedRoot && !partial ? analyzeSmime(signedRoot).forwards.map((f) => f.entity) : [];
   const forwarding = forwardEntities.length > 0;
 
   // ① and the countersignature chain.
