@@ -6,10 +6,22 @@ import { signData } from '../../smime/cms';
 import { CardWatcher } from '../../native/pcsc/card-watcher';
 import { CardError } from '../../native/pcsc/errors';
 import { CardSigner } from '../../native/piv/card-keys';
-import { buildCsr, generateKeyWithCsr, importCertificate, initialiseCard, type ManagementKey } from '../../native/piv/enrollment';
+import {
+  buildCsr,
+  generateKeyWithCsr,
+  importCertificate,
+  initialiseCard,
+  type ManagementKey,
+} from '../../native/piv/enrollment';
 import { PinBlockedError, WrongPinError, WrongPukError } from '../../native/piv/errors';
 import { PinCache } from '../../native/piv/pin-cache';
-import { ORG_CA_SLOT, PivSession, PivSlot, type ManagementKeyAlgorithm, type PivKeyAlgorithm } from '../../native/piv/piv-session';
+import {
+  ORG_CA_SLOT,
+  PivSession,
+  PivSlot,
+  type ManagementKeyAlgorithm,
+  type PivKeyAlgorithm,
+} from '../../native/piv/piv-session';
 import { runVirtualCard } from '../../native/virtual-card/run';
 import { DEFAULT_MGMT_KEY, DEFAULT_PIN, DEFAULT_PUK } from '../../native/virtual-card/state';
 import { CliError, ExitCode, UsageError, type CommandGroup } from '../command';
@@ -55,7 +67,8 @@ function slotOf(text: string | undefined, allowOrgCa = false): number {
 }
 
 function hexKey(text: string | undefined, what: string): Uint8Array {
-  if (!text || !/^([0-9a-f]{2}){16,32}$/i.test(text)) throw new UsageError(`${what} must be 32, 48 or 64 hex digits`);
+  if (!text || !/^([0-9a-f]{2}){16,32}$/i.test(text))
+    throw new UsageError(`${what} must be 32, 48 or 64 hex digits`);
   return Buffer.from(text, 'hex');
 }
 
@@ -80,11 +93,16 @@ function derOf(bytes: Buffer): Uint8Array {
 }
 
 function pem(der: Uint8Array, label: string): string {
-  return `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
+  return `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
 }
 
 /** Starts a watcher, finds the card, runs `work`, and always stops the watcher. */
-async function withCard<T>(reader: string | undefined, work: (watcher: CardWatcher, readerName: string) => Promise<T>): Promise<T> {
+async function withCard<T>(
+  reader: string | undefined,
+  work: (watcher: CardWatcher, readerName: string) => Promise<T>,
+): Promise<T> {
   const watcher = new CardWatcher();
   let serviceError: CardError | undefined;
   watcher.on('error', (e) => (serviceError = e));
@@ -109,19 +127,46 @@ function explain(thrown: unknown): never {
       break;
     }
   }
-  if (err instanceof WrongPinError) throw new CliError(`wrong PIN, ${err.triesLeft} ${err.triesLeft === 1 ? 'try' : 'tries'} left`, ExitCode.failed, { cause: err });
-  if (err instanceof WrongPukError) throw new CliError(`wrong PUK, ${err.triesLeft} ${err.triesLeft === 1 ? 'try' : 'tries'} left`, ExitCode.failed, { cause: err });
-  if (err instanceof PinBlockedError) throw new CliError('PIN blocked; unblock it with the PUK (ssmax card unblock)', ExitCode.failed, { cause: err });
-  if (err instanceof CardError) throw new CliError(`${err.userMessage} [card error ${err.code}]`, ExitCode.failed, { cause: err });
+  if (err instanceof WrongPinError)
+    throw new CliError(
+      `wrong PIN, ${err.triesLeft} ${err.triesLeft === 1 ? 'try' : 'tries'} left`,
+      ExitCode.failed,
+      { cause: err },
+    );
+  if (err instanceof WrongPukError)
+    throw new CliError(
+      `wrong PUK, ${err.triesLeft} ${err.triesLeft === 1 ? 'try' : 'tries'} left`,
+      ExitCode.failed,
+      { cause: err },
+    );
+  if (err instanceof PinBlockedError)
+    throw new CliError('PIN blocked; unblock it with the PUK (ssmax card unblock)', ExitCode.failed, {
+      cause: err,
+    });
+  if (err instanceof CardError)
+    throw new CliError(`${err.userMessage} [card error ${err.code}]`, ExitCode.failed, { cause: err });
   throw thrown;
 }
 
 async function virtual(args: string[]): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { state: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '35963' }, verbose: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      state: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '35963' },
+      verbose: { type: 'boolean' },
+    },
+  });
   if (!values.state) throw new UsageError('--state FILE is required');
   const port = Number(values.port);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError('--port must be a TCP port');
-  const { stop } = await runVirtualCard({ stateFile: values.state, host: values.host, port, verbose: values.verbose });
+  const { stop } = await runVirtualCard({
+    stateFile: values.state,
+    host: values.host,
+    port,
+    verbose: values.verbose,
+  });
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
   });
@@ -136,9 +181,14 @@ async function status(args: string[]): Promise<ExitCode> {
       async (channel) => {
         const piv = new PivSession(channel);
         await piv.select();
-        const lines = [`Reader:            ${reader}`, `Card GUID:         ${(await piv.cardGuid()) ?? '(no CHUID)'}`];
+        const lines = [
+          `Reader:            ${reader}`,
+          `Card GUID:         ${(await piv.cardGuid()) ?? '(no CHUID)'}`,
+        ];
         const pin = await piv.pinStatus();
-        lines.push(`PIN tries left:    ${pin.blocked ? '0 (blocked)' : pin.verified ? '(verified)' : String(pin.triesLeft)}`);
+        lines.push(
+          `PIN tries left:    ${pin.blocked ? '0 (blocked)' : pin.verified ? '(verified)' : String(pin.triesLeft)}`,
+        );
         for (const [label, slot] of [
           ['9A authentication', PivSlot.AUTHENTICATION],
           ['9C signature', PivSlot.SIGNATURE],
@@ -152,7 +202,10 @@ async function status(args: string[]): Promise<ExitCode> {
             continue;
           }
           const c = new X509Certificate(der);
-          const key = c.publicKey.asymmetricKeyType === 'rsa' ? `RSA-${c.publicKey.asymmetricKeyDetails?.modulusLength}` : 'P-256';
+          const key =
+            c.publicKey.asymmetricKeyType === 'rsa'
+              ? `RSA-${c.publicKey.asymmetricKeyDetails?.modulusLength}`
+              : 'P-256';
           lines.push(`${label.padEnd(19)}${c.subject.replace(/\n/g, ', ')} | ${key} | until ${c.validTo}`);
         }
         console.log(lines.join('\n'));
@@ -166,7 +219,14 @@ async function status(args: string[]): Promise<ExitCode> {
 async function init(args: string[]): Promise<ExitCode> {
   const { values } = parseArgs({
     args,
-    options: { ...common, puk: { type: 'string' }, 'mgmt-key': { type: 'string' }, 'current-pin': { type: 'string' }, 'current-puk': { type: 'string' }, 'current-mgmt-key': { type: 'string' } },
+    options: {
+      ...common,
+      puk: { type: 'string' },
+      'mgmt-key': { type: 'string' },
+      'current-pin': { type: 'string' },
+      'current-puk': { type: 'string' },
+      'current-mgmt-key': { type: 'string' },
+    },
   });
   if (!values.pin || !values.puk) throw new UsageError('init needs --pin NEW and --puk NEW');
   const generated = values['mgmt-key'] === undefined;
@@ -193,22 +253,43 @@ async function init(args: string[]): Promise<ExitCode> {
 }
 
 async function generate(args: string[]): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { ...common, slot: { type: 'string' }, alg: { type: 'string' }, 'mgmt-key': { type: 'string' }, subject: { type: 'string' }, csr: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      slot: { type: 'string' },
+      alg: { type: 'string' },
+      'mgmt-key': { type: 'string' },
+      subject: { type: 'string' },
+      csr: { type: 'string' },
+    },
+  });
   const slot = slotOf(values.slot);
-  if (values.alg !== 'rsa2048' && values.alg !== 'p256') throw new UsageError('--alg must be rsa2048 or p256');
+  if (values.alg !== 'rsa2048' && values.alg !== 'p256')
+    throw new UsageError('--alg must be rsa2048 or p256');
   const alg: PivKeyAlgorithm = values.alg;
   const mgmt = hexKey(values['mgmt-key'], '--mgmt-key');
   const wantCsr = values.csr !== undefined;
   if (wantCsr && !values.subject) throw new UsageError('--csr needs --subject');
   const pin = wantCsr ? await askPin(values.pin) : '';
   const result = await withCard(values.reader, (watcher, reader) =>
-    watcher.transaction(async (channel) => {
-      const piv = new PivSession(channel);
-      if (wantCsr) return generateKeyWithCsr(piv, { slot, algorithm: alg, subject: values.subject as string, pin, managementKey: mgmt });
-      await piv.select();
-      await piv.authenticateManagementKey(mgmt);
-      return { publicKey: await piv.generateKey(slot, alg), csr: undefined };
-    }, { reader }),
+    watcher.transaction(
+      async (channel) => {
+        const piv = new PivSession(channel);
+        if (wantCsr)
+          return generateKeyWithCsr(piv, {
+            slot,
+            algorithm: alg,
+            subject: values.subject as string,
+            pin,
+            managementKey: mgmt,
+          });
+        await piv.select();
+        await piv.authenticateManagementKey(mgmt);
+        return { publicKey: await piv.generateKey(slot, alg), csr: undefined };
+      },
+      { reader },
+    ),
   ).catch(explain);
   process.stdout.write(result.publicKey.export({ type: 'spki', format: 'pem' }) as string);
   if (wantCsr && result.csr) await writeFile(values.csr as string, pem(result.csr, 'CERTIFICATE REQUEST'));
@@ -216,18 +297,24 @@ async function generate(args: string[]): Promise<ExitCode> {
 }
 
 async function csr(args: string[]): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { ...common, slot: { type: 'string' }, subject: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { ...common, slot: { type: 'string' }, subject: { type: 'string' }, out: { type: 'string' } },
+  });
   const slot = slotOf(values.slot);
   if (!values.subject || !values.out) throw new UsageError('csr needs --subject and --out');
   const pin = await askPin(values.pin);
   const der = await withCard(values.reader, (watcher, reader) =>
-    watcher.transaction(async (channel) => {
-      const piv = new PivSession(channel);
-      await piv.select();
-      const publicKey = await piv.slotPublicKey(slot);
-      if (!publicKey) throw new CliError(`slot ${values.slot} has no key: run ssmax card generate first`);
-      return buildCsr(piv, { slot, publicKey, subject: values.subject as string, pin });
-    }, { reader }),
+    watcher.transaction(
+      async (channel) => {
+        const piv = new PivSession(channel);
+        await piv.select();
+        const publicKey = await piv.slotPublicKey(slot);
+        if (!publicKey) throw new CliError(`slot ${values.slot} has no key: run ssmax card generate first`);
+        return buildCsr(piv, { slot, publicKey, subject: values.subject as string, pin });
+      },
+      { reader },
+    ),
   ).catch(explain);
   await writeFile(values.out, pem(der, 'CERTIFICATE REQUEST'));
   console.log(`wrote ${values.out}`);
@@ -235,7 +322,15 @@ async function csr(args: string[]): Promise<ExitCode> {
 }
 
 async function importCert(args: string[]): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { ...common, slot: { type: 'string' }, cert: { type: 'string' }, 'mgmt-key': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      slot: { type: 'string' },
+      cert: { type: 'string' },
+      'mgmt-key': { type: 'string' },
+    },
+  });
   const slot = slotOf(values.slot, true);
   if (!values.cert) throw new UsageError('import-cert needs --cert FILE');
   const mgmt = hexKey(values['mgmt-key'], '--mgmt-key');
@@ -247,51 +342,80 @@ async function importCert(args: string[]): Promise<ExitCode> {
     throw new CliError(`${values.cert} is not a certificate`, ExitCode.usage, { cause });
   }
   await withCard(values.reader, (watcher, reader) =>
-    watcher.transaction(async (channel) => {
-      const piv = new PivSession(channel);
-      if (slot !== ORG_CA_SLOT) {
-        // A certificate that does not match the slot's key would make the card unusable for mail.
-        await piv.select();
-        const key = await piv.slotPublicKey(slot);
-        const certKey = new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' });
-        if (!key || !key.export({ type: 'spki', format: 'der' }).equals(certKey)) throw new CliError(`the certificate does not belong to the key in slot ${values.slot}`);
-      }
-      await importCertificate(piv, slot, der, mgmt);
-    }, { reader }),
+    watcher.transaction(
+      async (channel) => {
+        const piv = new PivSession(channel);
+        if (slot !== ORG_CA_SLOT) {
+          // A certificate that does not match the slot's key would make the card unusable for mail.
+          await piv.select();
+          const key = await piv.slotPublicKey(slot);
+          const certKey = new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' });
+          if (!key || !key.export({ type: 'spki', format: 'der' }).equals(certKey))
+            throw new CliError(`the certificate does not belong to the key in slot ${values.slot}`);
+        }
+        await importCertificate(piv, slot, der, mgmt);
+      },
+      { reader },
+    ),
   ).catch(explain);
   console.log(`certificate written to slot ${values.slot}`);
   return ExitCode.ok;
 }
 
 async function sign(args: string[]): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { ...common, in: { type: 'string' }, out: { type: 'string' }, opaque: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args,
+    options: { ...common, in: { type: 'string' }, out: { type: 'string' }, opaque: { type: 'boolean' } },
+  });
   if (!values.in || !values.out) throw new UsageError('sign needs --in FILE and --out FILE');
   const content = new Uint8Array(await readFile(values.in));
   const stats = await withCard(values.reader, async (watcher, reader) => {
-    const signer = await CardSigner.open({ watcher, reader, pinCache: new PinCache({ ttlMs: 0 }), pinPrompt: async () => askPin(values.pin) });
+    const signer = await CardSigner.open({
+      watcher,
+      reader,
+      pinCache: new PinCache({ ttlMs: 0 }),
+      pinPrompt: async () => askPin(values.pin),
+    });
     const cms = await signData({ content, signers: [signer], detached: !values.opaque });
     await writeFile(values.out as string, cms);
     return signer.lastStats;
   }).catch(explain);
-  console.log(`signed ${values.in} → ${values.out} (${stats?.apdus} APDUs, host ${stats?.hostMs.toFixed(1)} ms)`);
+  console.log(
+    `signed ${values.in} → ${values.out} (${stats?.apdus} APDUs, host ${stats?.hostMs.toFixed(1)} ms)`,
+  );
   return ExitCode.ok;
 }
 
 async function unblock(args: string[]): Promise<ExitCode> {
-  const { values } = parseArgs({ args, options: { ...common, puk: { type: 'string' }, 'new-pin': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { ...common, puk: { type: 'string' }, 'new-pin': { type: 'string' } },
+  });
   if (!values.puk || !values['new-pin']) throw new UsageError('unblock needs --puk and --new-pin');
   await withCard(values.reader, (watcher, reader) =>
-    watcher.transaction(async (channel) => {
-      const piv = new PivSession(channel);
-      await piv.select();
-      await piv.unblockPin(values.puk as string, values['new-pin'] as string);
-    }, { reader }),
+    watcher.transaction(
+      async (channel) => {
+        const piv = new PivSession(channel);
+        await piv.select();
+        await piv.unblockPin(values.puk as string, values['new-pin'] as string);
+      },
+      { reader },
+    ),
   ).catch(explain);
   console.log('PIN unblocked and set');
   return ExitCode.ok;
 }
 
-const subcommands: Record<string, (args: string[]) => Promise<ExitCode>> = { virtual, status, init, generate, csr, 'import-cert': importCert, sign, unblock };
+const subcommands: Record<string, (args: string[]) => Promise<ExitCode>> = {
+  virtual,
+  status,
+  init,
+  generate,
+  csr,
+  'import-cert': importCert,
+  sign,
+  unblock,
+};
 
 export const command: CommandGroup = {
   summary: 'staff card: status, enrollment (init, generate, csr, import-cert), sign, virtual card',
@@ -303,7 +427,12 @@ export const command: CommandGroup = {
     try {
       return await run(rest);
     } catch (err) {
-      if (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw new UsageError(err.message);
+      if (
+        err instanceof TypeError &&
+        'code' in err &&
+        String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')
+      )
+        throw new UsageError(err.message);
       throw err;
     }
   },

@@ -43,15 +43,23 @@ export function encodeShort(cmd: CommandApdu, chained = false): Uint8Array {
 }
 
 export function splitResponse(bytes: Uint8Array): ResponseApdu {
-  if (bytes.length < 2) throw new BadCardResponseError(`response of ${bytes.length} bytes has no status word`);
-  return { data: bytes.subarray(0, bytes.length - 2), sw: ((bytes[bytes.length - 2] as number) << 8) | (bytes[bytes.length - 1] as number) };
+  if (bytes.length < 2)
+    throw new BadCardResponseError(`response of ${bytes.length} bytes has no status word`);
+  return {
+    data: bytes.subarray(0, bytes.length - 2),
+    sw: ((bytes[bytes.length - 2] as number) << 8) | (bytes[bytes.length - 1] as number),
+  };
 }
 
 /**
  * Sends one logical command: chains it if the data is longer than 255 bytes, follows 61xx with
  * GET RESPONSE and 6Cxx with a resend carrying the right Le, and returns the whole response.
  */
-export async function sendCommand(transport: ApduTransport, cmd: CommandApdu, stats?: TransportStats): Promise<ResponseApdu> {
+export async function sendCommand(
+  transport: ApduTransport,
+  cmd: CommandApdu,
+  stats?: TransportStats,
+): Promise<ResponseApdu> {
   const tx = async (bytes: Uint8Array): Promise<ResponseApdu> => {
     const t = performance.now();
     try {

@@ -2,7 +2,19 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import pcsclite from '@pokusew/pcsclite';
 import type { ApduTransport } from './apdu';
-import { CardAbsentError, CardCommunicationError, CardErrorCode, CardRemovedError, CardTimeoutError, PcscUnavailableError, ReaderNotFoundError, SCARD, fromPcscError, pcscCodeOf, type CardError } from './errors';
+import {
+  CardAbsentError,
+  CardCommunicationError,
+  CardErrorCode,
+  CardRemovedError,
+  CardTimeoutError,
+  PcscUnavailableError,
+  ReaderNotFoundError,
+  SCARD,
+  fromPcscError,
+  pcscCodeOf,
+  type CardError,
+} from './errors';
 
 type PcscLite = ReturnType<typeof pcsclite>;
 type PcscReader = Parameters<Parameters<PcscLite['on']>[1]>[0];
@@ -102,8 +114,10 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
 
   /** Resolves with the first reader holding a card (optionally a given reader), waiting up to timeoutMs. */
   async waitForCard(opts: { reader?: string; timeoutMs?: number } = {}): Promise<CardInsertEvent> {
-    const match = (name: string): boolean => opts.reader === undefined || name === opts.reader || name.startsWith(opts.reader);
-    for (const [name, e] of this.entries) if (match(name) && this.isPresent(e) && e.atr) return { reader: name, atr: e.atr };
+    const match = (name: string): boolean =>
+      opts.reader === undefined || name === opts.reader || name.startsWith(opts.reader);
+    for (const [name, e] of this.entries)
+      if (match(name) && this.isPresent(e) && e.atr) return { reader: name, atr: e.atr };
     return new Promise((resolve, reject) => {
       const onInsert = (ev: CardInsertEvent): void => {
         if (!match(ev.reader)) return;
@@ -180,7 +194,8 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
       // The binding announces all current readers in one tick.
       setImmediate(readersListed);
     });
-    const bound = (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+    const bound = (p: Promise<unknown>, ms: number): Promise<unknown> =>
+      Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
     // With no reader at all there is no event to wait for: a short bound keeps start() prompt.
     return bound(listed, 1_000)
       .then(() => bound(Promise.all(firstStatus), 2_000))
@@ -231,7 +246,9 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
 
   private entryFor(reader?: string): [string, ReaderEntry] {
     if (!this.serviceUp) throw new PcscUnavailableError();
-    const candidates = [...this.entries].filter(([name]) => reader === undefined || name === reader || name.startsWith(reader));
+    const candidates = [...this.entries].filter(
+      ([name]) => reader === undefined || name === reader || name.startsWith(reader),
+    );
     if (candidates.length === 0) throw new ReaderNotFoundError(reader ?? '(any)');
     const withCard = candidates.find(([, e]) => this.isPresent(e));
     if (!withCard) throw new CardAbsentError();
@@ -243,7 +260,10 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
    * omitted). Our own calls on one reader are queued; another program holding the card makes us
    * retry for `connectRetryMs` and then fail with CardInUseError.
    */
-  async transaction<T>(work: (channel: CardChannel) => Promise<T>, opts: { reader?: string } = {}): Promise<T> {
+  async transaction<T>(
+    work: (channel: CardChannel) => Promise<T>,
+    opts: { reader?: string } = {},
+  ): Promise<T> {
     const [name, entry] = this.entryFor(opts.reader);
     const run = async (): Promise<T> => {
       const channel = await this.connect(name, entry.reader);
@@ -272,7 +292,9 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
     for (;;) {
       try {
         const protocol = await new Promise<number>((resolve, reject) =>
-          reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (err, p) => (err ? reject(err) : resolve(p))),
+          reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (err, p) =>
+            err ? reject(err) : resolve(p),
+          ),
         );
         return new CardChannel(name, reader, protocol, this.options.apduTimeoutMs ?? 15_000);
       } catch (err) {
@@ -303,18 +325,25 @@ export class CardChannel implements ApduTransport {
 
   async transmit(apdu: Uint8Array): Promise<Uint8Array> {
     if (this.broken) throw this.broken;
-    if (this.released) throw new CardCommunicationError({ detail: 'channel used after its transaction ended' });
+    if (this.released)
+      throw new CardCommunicationError({ detail: 'channel used after its transaction ended' });
     let timer: NodeJS.Timeout | undefined;
     const reply = new Promise<Uint8Array>((resolve, reject) => {
-      this.reader.transmit(Buffer.from(apdu), 4096, this.protocol, (err, res) => (err ? reject(fromPcscError(err, 'transmit')) : resolve(new Uint8Array(res))));
+      this.reader.transmit(Buffer.from(apdu), 4096, this.protocol, (err, res) =>
+        err ? reject(fromPcscError(err, 'transmit')) : resolve(new Uint8Array(res)),
+      );
     });
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CardTimeoutError(this.timeoutMs, { detail: `no answer from ${this.readerName}` })), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new CardTimeoutError(this.timeoutMs, { detail: `no answer from ${this.readerName}` })),
+        this.timeoutMs,
+      );
     });
     try {
       const response = await Promise.race([reply, timeout]);
       // vpcd answers an exchange with a vanished card with nothing at all.
-      if (response.length < 2) throw new CardCommunicationError({ detail: `empty response from ${this.readerName}` });
+      if (response.length < 2)
+        throw new CardCommunicationError({ detail: `empty response from ${this.readerName}` });
       return response;
     } catch (err) {
       this.broken = err as CardError;

@@ -59,7 +59,11 @@ export class CardAbsentError extends CardError {
 }
 export class CardRemovedError extends CardError {
   constructor(options?: { cause?: unknown; detail?: string }) {
-    super(CardErrorCode.CARD_REMOVED, 'The staff ID card was removed during the operation. Nothing was signed; insert the card and try again.', options);
+    super(
+      CardErrorCode.CARD_REMOVED,
+      'The staff ID card was removed during the operation. Nothing was signed; insert the card and try again.',
+      options,
+    );
   }
 }
 export class CardResetError extends CardError {
@@ -69,22 +73,37 @@ export class CardResetError extends CardError {
 }
 export class CardInUseError extends CardError {
   constructor(options?: { cause?: unknown; detail?: string }) {
-    super(CardErrorCode.CARD_IN_USE, 'Another program is using the staff ID card. Close it and try again.', options);
+    super(
+      CardErrorCode.CARD_IN_USE,
+      'Another program is using the staff ID card. Close it and try again.',
+      options,
+    );
   }
 }
 export class CardTimeoutError extends CardError {
   constructor(ms: number, options?: { cause?: unknown; detail?: string }) {
-    super(CardErrorCode.CARD_TIMEOUT, `The card did not answer within ${Math.round(ms / 1000)} s. Remove it, insert it again and retry.`, options);
+    super(
+      CardErrorCode.CARD_TIMEOUT,
+      `The card did not answer within ${Math.round(ms / 1000)} s. Remove it, insert it again and retry.`,
+      options,
+    );
   }
 }
 export class CardCommunicationError extends CardError {
   constructor(options?: { cause?: unknown; detail?: string }) {
-    super(CardErrorCode.CARD_COMMUNICATION, 'Communication with the card failed. Remove it, insert it again and retry.', options);
+    super(
+      CardErrorCode.CARD_COMMUNICATION,
+      'Communication with the card failed. Remove it, insert it again and retry.',
+      options,
+    );
   }
 }
 export class BadCardResponseError extends CardError {
   constructor(detail: string, options?: { cause?: unknown }) {
-    super(CardErrorCode.BAD_RESPONSE, 'The card sent an answer this program does not understand.', { ...options, detail });
+    super(CardErrorCode.BAD_RESPONSE, 'The card sent an answer this program does not understand.', {
+      ...options,
+      detail,
+    });
   }
 }
 
@@ -122,7 +141,9 @@ export function fromPcscError(err: unknown, what: string): CardError {
   switch (code) {
     case SCARD.W_REMOVED_CARD:
     case SCARD.E_NO_SMARTCARD:
-      return code === SCARD.E_NO_SMARTCARD ? new CardAbsentError({ cause: err, detail }) : new CardRemovedError({ cause: err, detail });
+      return code === SCARD.E_NO_SMARTCARD
+        ? new CardAbsentError({ cause: err, detail })
+        : new CardRemovedError({ cause: err, detail });
     case SCARD.W_RESET_CARD:
       return new CardResetError({ cause: err, detail });
     case SCARD.E_SHARING_VIOLATION:
@@ -133,13 +154,19 @@ export function fromPcscError(err: unknown, what: string): CardError {
       return new PcscUnavailableError({ cause: err, detail });
     case SCARD.E_UNKNOWN_READER:
     case SCARD.E_READER_UNAVAILABLE:
-      return new CardError(CardErrorCode.READER_NOT_FOUND, 'The card reader was disconnected.', { cause: err, detail });
+      return new CardError(CardErrorCode.READER_NOT_FOUND, 'The card reader was disconnected.', {
+        cause: err,
+        detail,
+      });
     case SCARD.E_NOT_TRANSACTED:
     case SCARD.W_UNRESPONSIVE_CARD:
     case SCARD.W_UNPOWERED_CARD:
     case SCARD.E_INVALID_HANDLE:
       return new CardCommunicationError({ cause: err, detail });
     default:
-      return new CardError(CardErrorCode.PCSC_FAILED, 'The smartcard service reported an error.', { cause: err, detail });
+      return new CardError(CardErrorCode.PCSC_FAILED, 'The smartcard service reported an error.', {
+        cause: err,
+        detail,
+      });
   }
 }

@@ -1,5 +1,14 @@
 import { X509Certificate } from 'node:crypto';
-import { signWithRawRsa, digest as hashBytes, type EcdhDecryptor, type HashName, type RsaDecryptor, type SignRequest, type SignatureAlgorithm, type Signer } from '../../smime/keys';
+import {
+  signWithRawRsa,
+  digest as hashBytes,
+  type EcdhDecryptor,
+  type HashName,
+  type RsaDecryptor,
+  type SignRequest,
+  type SignatureAlgorithm,
+  type Signer,
+} from '../../smime/keys';
 import type { CardWatcher } from '../pcsc/card-watcher';
 import { CardError, CardErrorCode } from '../pcsc/errors';
 import { PinEntryCancelledError, WrongPinError, PinBlockedError } from './errors';
@@ -58,7 +67,11 @@ async function readSlot(opts: CardKeyOptions, slot: number): Promise<SlotInfo> {
       await piv.select();
       const cardId = (await piv.cardGuid()) ?? 'unknown-card';
       const certificate = await piv.readCertificate(slot);
-      if (!certificate) throw new CardError(CardErrorCode.OBJECT_NOT_FOUND, `The card has no certificate in slot ${slot.toString(16).toUpperCase()}. Ask IT to enrol it.`);
+      if (!certificate)
+        throw new CardError(
+          CardErrorCode.OBJECT_NOT_FOUND,
+          `The card has no certificate in slot ${slot.toString(16).toUpperCase()}. Ask IT to enrol it.`,
+        );
       const key = new X509Certificate(certificate).publicKey;
       const algorithm: PivKeyAlgorithm =
         key.asymmetricKeyType === 'rsa' && key.asymmetricKeyDetails?.modulusLength === 2048
@@ -66,7 +79,10 @@ async function readSlot(opts: CardKeyOptions, slot: number): Promise<SlotInfo> {
           : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
             ? 'p256'
             : (() => {
-                throw new CardError(CardErrorCode.UNSUPPORTED, 'The card certificate uses a key type outside the SSMAX profile.');
+                throw new CardError(
+                  CardErrorCode.UNSUPPORTED,
+                  'The card certificate uses a key type outside the SSMAX profile.',
+                );
               })();
       return { reader: channel.readerName, cardId, certificate, algorithm };
     },
@@ -75,7 +91,12 @@ async function readSlot(opts: CardKeyOptions, slot: number): Promise<SlotInfo> {
 }
 
 /** Runs one PIN-protected operation in one transaction, prompting at most once. */
-async function withPin<T>(opts: CardKeyOptions, info: SlotInfo, purpose: PinRequest['purpose'], op: (piv: PivSession) => Promise<T>): Promise<{ result: T; stats: OperationStats }> {
+async function withPin<T>(
+  opts: CardKeyOptions,
+  info: SlotInfo,
+  purpose: PinRequest['purpose'],
+  op: (piv: PivSession) => Promise<T>,
+): Promise<{ result: T; stats: OperationStats }> {
   const t0 = performance.now();
   let pin = opts.pinCache.get(info.cardId);
   let prompted = false;
@@ -97,7 +118,12 @@ async function withPin<T>(opts: CardKeyOptions, info: SlotInfo, purpose: PinRequ
     );
     if (status.blocked) throw new PinBlockedError();
     const p0 = performance.now();
-    const entered = await opts.pinPrompt({ reader: info.reader, cardId: info.cardId, purpose, triesLeft: status.triesLeft });
+    const entered = await opts.pinPrompt({
+      reader: info.reader,
+      cardId: info.cardId,
+      purpose,
+      triesLeft: status.triesLeft,
+    });
     promptMs = performance.now() - p0;
     if (entered === null) throw new PinEntryCancelledError();
     pin = entered;
@@ -112,7 +138,8 @@ async function withPin<T>(opts: CardKeyOptions, info: SlotInfo, purpose: PinRequ
         try {
           await piv.verifyPin(pin as string);
         } catch (err) {
-          if (err instanceof WrongPinError || err instanceof PinBlockedError) opts.pinCache.clear(info.cardId);
+          if (err instanceof WrongPinError || err instanceof PinBlockedError)
+            opts.pinCache.clear(info.cardId);
           throw err;
         }
         opts.pinCache.set(info.cardId, pin as string);
@@ -169,7 +196,9 @@ export class CardSigner implements Signer {
     const slot = this.opts.slot ?? PivSlot.SIGNATURE;
     const alg = this.algorithm;
     const { result, stats } = await withPin(this.opts, this.info, 'sign', (piv) =>
-      alg.name === 'ECDSA' ? piv.ecdsaSign(slot, request.digest) : signWithRawRsa(alg, request.digest, 2048, (block) => piv.rsaRaw(slot, block)),
+      alg.name === 'ECDSA'
+        ? piv.ecdsaSign(slot, request.digest)
+        : signWithRawRsa(alg, request.digest, 2048, (block) => piv.rsaRaw(slot, block)),
     );
     this.lastStats = stats;
     return result;
@@ -177,7 +206,9 @@ export class CardSigner implements Signer {
 }
 
 /** Opens the key-management slot (9D) as the core's RSA or ECDH decryptor, by the certificate's key. */
-export async function openCardDecryptor(opts: CardKeyOptions & { slot?: number }): Promise<(RsaDecryptor | EcdhDecryptor) & { lastStats: OperationStats | undefined }> {
+export async function openCardDecryptor(
+  opts: CardKeyOptions & { slot?: number },
+): Promise<(RsaDecryptor | EcdhDecryptor) & { lastStats: OperationStats | undefined }> {
   const slot = opts.slot ?? PivSlot.KEY_MANAGEMENT;
   const info = await readSlot(opts, slot);
   if (info.algorithm === 'rsa2048') {
@@ -200,7 +231,9 @@ export async function openCardDecryptor(opts: CardKeyOptions & { slot?: number }
     namedCurve: 'P-256',
     lastStats: undefined,
     async ecdh(peerPublicPoint: Uint8Array): Promise<Uint8Array> {
-      const { result, stats } = await withPin(opts, info, 'decrypt', (piv) => piv.ecdh(slot, peerPublicPoint));
+      const { result, stats } = await withPin(opts, info, 'decrypt', (piv) =>
+        piv.ecdh(slot, peerPublicPoint),
+      );
       d.lastStats = stats;
       return result;
     },

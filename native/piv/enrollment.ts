@@ -3,7 +3,13 @@ import { encodeEmsaPkcs1v15, type SignatureAlgorithm } from '../../smime/keys';
 import { signatureAlgorithmIdentifier } from '../../smime/cms/algorithms';
 import { bitString, ctx, der, integer, seq } from '../../smime/cms/der';
 import { x509 } from '../../smime/x509';
-import { ORG_CA_SLOT, type PivSession, type ManagementKeyAlgorithm, type PinPolicy, type PivKeyAlgorithm } from './piv-session';
+import {
+  ORG_CA_SLOT,
+  type PivSession,
+  type ManagementKeyAlgorithm,
+  type PinPolicy,
+  type PivKeyAlgorithm,
+} from './piv-session';
 
 /**
  * Enrollment primitives for IT (SPEC §2): take a card from factory values to the organisation's
@@ -46,7 +52,10 @@ export interface KeyRequest {
 }
 
 /** Generates a key pair in `slot` and returns its public key and a PKCS#10 request signed by the card. */
-export async function generateKeyWithCsr(piv: PivSession, req: KeyRequest): Promise<{ publicKey: KeyObject; csr: Uint8Array }> {
+export async function generateKeyWithCsr(
+  piv: PivSession,
+  req: KeyRequest,
+): Promise<{ publicKey: KeyObject; csr: Uint8Array }> {
   await piv.select();
   await piv.authenticateManagementKey(req.managementKey);
   const publicKey = await piv.generateKey(req.slot, req.algorithm, { pinPolicy: req.pinPolicy });
@@ -55,27 +64,45 @@ export async function generateKeyWithCsr(piv: PivSession, req: KeyRequest): Prom
 }
 
 /** A PKCS#10 request for the key in `slot`, signed on the card (proof of possession). Verifies the PIN first. */
-export async function buildCsr(piv: PivSession, req: { slot: number; publicKey: KeyObject; subject: string; pin: string }): Promise<Uint8Array> {
+export async function buildCsr(
+  piv: PivSession,
+  req: { slot: number; publicKey: KeyObject; subject: string; pin: string },
+): Promise<Uint8Array> {
   const algorithm: PivKeyAlgorithm = req.publicKey.asymmetricKeyType === 'rsa' ? 'rsa2048' : 'p256';
   const spki = new Uint8Array(req.publicKey.export({ type: 'spki', format: 'der' }));
   const subject = new Uint8Array(new x509.Name(req.subject).toArrayBuffer());
   const info = seq(integer(0), subject, spki, der(ctx(0)));
-  const sigAlg: SignatureAlgorithm = algorithm === 'p256' ? { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const sigAlg: SignatureAlgorithm =
+    algorithm === 'p256'
+      ? { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' }
+      : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const digest = createHash('sha256').update(info).digest();
   await piv.verifyPin(req.pin);
-  const signature = algorithm === 'p256' ? await piv.ecdsaSign(req.slot, digest) : await piv.rsaRaw(req.slot, encodeEmsaPkcs1v15('SHA-256', digest, 256));
+  const signature =
+    algorithm === 'p256'
+      ? await piv.ecdsaSign(req.slot, digest)
+      : await piv.rsaRaw(req.slot, encodeEmsaPkcs1v15('SHA-256', digest, 256));
   return seq(info, signatureAlgorithmIdentifier(sigAlg), bitString(signature));
 }
 
 /** Writes an issued certificate into its slot. */
-export async function importCertificate(piv: PivSession, slot: number, certificate: Uint8Array, managementKey: Uint8Array): Promise<void> {
+export async function importCertificate(
+  piv: PivSession,
+  slot: number,
+  certificate: Uint8Array,
+  managementKey: Uint8Array,
+): Promise<void> {
   await piv.select();
   await piv.authenticateManagementKey(managementKey);
   await piv.writeCertificate(slot, certificate);
 }
 
 /** Stores the org CA certificate on the card (retired slot 95's certificate object). */
-export async function writeOrgCa(piv: PivSession, certificate: Uint8Array, managementKey: Uint8Array): Promise<void> {
+export async function writeOrgCa(
+  piv: PivSession,
+  certificate: Uint8Array,
+  managementKey: Uint8Array,
+): Promise<void> {
   await importCertificate(piv, ORG_CA_SLOT, certificate, managementKey);
 }
 
@@ -83,4 +110,3 @@ export async function readOrgCa(piv: PivSession): Promise<Uint8Array | undefined
   await piv.select();
   return piv.readCertificate(ORG_CA_SLOT);
 }
-

@@ -13,7 +13,11 @@ export class PinBlockedError extends CardError {
 }
 export class PinRequiredError extends CardError {
   constructor(detail?: string) {
-    super(CardErrorCode.PIN_REQUIRED, 'The card needs your PIN for this.', detail === undefined ? undefined : { detail });
+    super(
+      CardErrorCode.PIN_REQUIRED,
+      'The card needs your PIN for this.',
+      detail === undefined ? undefined : { detail },
+    );
   }
 }
 export class PinEntryCancelledError extends CardError {
@@ -33,7 +37,11 @@ export class PukBlockedError extends CardError {
 }
 export class ManagementKeyError extends CardError {
   constructor(detail?: string) {
-    super(CardErrorCode.MGMT_KEY_REJECTED, 'The card management key was not accepted.', detail === undefined ? undefined : { detail });
+    super(
+      CardErrorCode.MGMT_KEY_REJECTED,
+      'The card management key was not accepted.',
+      detail === undefined ? undefined : { detail },
+    );
   }
 }
 export class CardStatusError extends CardError {
@@ -41,7 +49,16 @@ export class CardStatusError extends CardError {
     readonly sw: number,
     what: string,
   ) {
-    const code = sw === 0x6982 ? CardErrorCode.SECURITY_STATUS : sw === 0x6a82 ? CardErrorCode.OBJECT_NOT_FOUND : sw === 0x6a88 ? CardErrorCode.KEY_NOT_FOUND : sw === 0x6d00 || sw === 0x6a81 ? CardErrorCode.UNSUPPORTED : CardErrorCode.CARD_STATUS;
+    const code =
+      sw === 0x6982
+        ? CardErrorCode.SECURITY_STATUS
+        : sw === 0x6a82
+          ? CardErrorCode.OBJECT_NOT_FOUND
+          : sw === 0x6a88
+            ? CardErrorCode.KEY_NOT_FOUND
+            : sw === 0x6d00 || sw === 0x6a81
+              ? CardErrorCode.UNSUPPORTED
+              : CardErrorCode.CARD_STATUS;
     const message =
       code === CardErrorCode.SECURITY_STATUS
         ? 'The card refused: PIN or management key required.'

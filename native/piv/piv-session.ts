@@ -1,8 +1,24 @@
-import { X509Certificate, createCipheriv, createDecipheriv, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  createCipheriv,
+  createDecipheriv,
+  createPublicKey,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { sendCommand, type ApduTransport, type CommandApdu, type TransportStats } from '../pcsc/apdu';
 import { BadCardResponseError } from '../pcsc/errors';
-import { CardStatusError, ManagementKeyError, PinBlockedError, PinFormatError, PukBlockedError, WrongPinError, WrongPukError } from './errors';
+import {
+  CardStatusError,
+  ManagementKeyError,
+  PinBlockedError,
+  PinFormatError,
+  PukBlockedError,
+  WrongPinError,
+  WrongPukError,
+} from './errors';
 import { concat, findTlv, parseTlvs, tlv, TlvError } from './tlv';
 
 /**
@@ -52,12 +68,13 @@ export type PinPolicy = 'default' | 'never' | 'once' | 'always';
 const PIN_POLICY_ID: Record<Exclude<PinPolicy, 'default'>, number> = { never: 1, once: 2, always: 3 };
 
 export type ManagementKeyAlgorithm = '3des' | 'aes128' | 'aes192' | 'aes256';
-const MGMT: Record<ManagementKeyAlgorithm, { id: number; keyLength: number; cipher: string; block: number }> = {
-  '3des': { id: 0x03, keyLength: 24, cipher: 'des-ede3', block: 8 },
-  aes128: { id: 0x08, keyLength: 16, cipher: 'aes-128-ecb', block: 16 },
-  aes192: { id: 0x0a, keyLength: 24, cipher: 'aes-192-ecb', block: 16 },
-  aes256: { id: 0x0c, keyLength: 32, cipher: 'aes-256-ecb', block: 16 },
-};
+const MGMT: Record<ManagementKeyAlgorithm, { id: number; keyLength: number; cipher: string; block: number }> =
+  {
+    '3des': { id: 0x03, keyLength: 24, cipher: 'des-ede3', block: 8 },
+    aes128: { id: 0x08, keyLength: 16, cipher: 'aes-128-ecb', block: 16 },
+    aes192: { id: 0x0a, keyLength: 24, cipher: 'aes-192-ecb', block: 16 },
+    aes256: { id: 0x0c, keyLength: 32, cipher: 'aes-256-ecb', block: 16 },
+  };
 
 export interface PinStatus {
   verified: boolean;
@@ -76,7 +93,9 @@ export function encodePin(pin: string, what: 'PIN' | 'PUK' = 'PIN'): Uint8Array 
 }
 
 function ecb(alg: ManagementKeyAlgorithm, key: Uint8Array, encrypt: boolean, block: Uint8Array): Uint8Array {
-  const c = encrypt ? createCipheriv(MGMT[alg].cipher, key, null) : createDecipheriv(MGMT[alg].cipher, key, null);
+  const c = encrypt
+    ? createCipheriv(MGMT[alg].cipher, key, null)
+    : createDecipheriv(MGMT[alg].cipher, key, null);
   c.setAutoPadding(false);
   return concat(c.update(block), c.final());
 }
@@ -101,14 +120,19 @@ export class PivSession {
   async pinStatus(): Promise<PinStatus> {
     const res = await sendCommand(this.transport, { ins: 0x20, p1: 0x00, p2: 0x80 }, this.stats);
     if (res.sw === 0x9000) return { verified: true, triesLeft: undefined, blocked: false };
-    if ((res.sw & 0xfff0) === 0x63c0) return { verified: false, triesLeft: res.sw & 0x0f, blocked: (res.sw & 0x0f) === 0 };
+    if ((res.sw & 0xfff0) === 0x63c0)
+      return { verified: false, triesLeft: res.sw & 0x0f, blocked: (res.sw & 0x0f) === 0 };
     if (res.sw === 0x6983) return { verified: false, triesLeft: 0, blocked: true };
     throw new CardStatusError(res.sw, 'PIN status');
   }
 
   /** One VERIFY. Wrong → WrongPinError with tries left; blocked → PinBlockedError. Never retried here. */
   async verifyPin(pin: string): Promise<void> {
-    const res = await sendCommand(this.transport, { ins: 0x20, p1: 0x00, p2: 0x80, data: encodePin(pin) }, this.stats);
+    const res = await sendCommand(
+      this.transport,
+      { ins: 0x20, p1: 0x00, p2: 0x80, data: encodePin(pin) },
+      this.stats,
+    );
     if (res.sw === 0x9000) return;
     if (res.sw === 0x6983 || res.sw === 0x63c0) throw new PinBlockedError();
     if ((res.sw & 0xfff0) === 0x63c0) throw new WrongPinError(res.sw & 0x0f);
@@ -120,12 +144,24 @@ export class PivSession {
     await sendCommand(this.transport, { ins: 0x20, p1: 0xff, p2: 0x80 }, this.stats);
   }
 
-  private async referenceCommand(ins: number, p2: number, first: Uint8Array, second: Uint8Array, firstIs: 'PIN' | 'PUK', what: string): Promise<void> {
-    const res = await sendCommand(this.transport, { ins, p1: 0x00, p2, data: concat(first, second) }, this.stats);
+  private async referenceCommand(
+    ins: number,
+    p2: number,
+    first: Uint8Array,
+    second: Uint8Array,
+    firstIs: 'PIN' | 'PUK',
+    what: string,
+  ): Promise<void> {
+    const res = await sendCommand(
+      this.transport,
+      { ins, p1: 0x00, p2, data: concat(first, second) },
+      this.stats,
+    );
     if (res.sw === 0x9000) return;
     const blocked = res.sw === 0x6983 || res.sw === 0x63c0;
     if (blocked) throw firstIs === 'PIN' ? new PinBlockedError() : new PukBlockedError();
-    if ((res.sw & 0xfff0) === 0x63c0) throw firstIs === 'PIN' ? new WrongPinError(res.sw & 0x0f) : new WrongPukError(res.sw & 0x0f);
+    if ((res.sw & 0xfff0) === 0x63c0)
+      throw firstIs === 'PIN' ? new WrongPinError(res.sw & 0x0f) : new WrongPukError(res.sw & 0x0f);
     throw new CardStatusError(res.sw, what);
   }
 
@@ -136,18 +172,37 @@ export class PivSession {
 
   /** CHANGE REFERENCE DATA for the PUK. */
   async changePuk(oldPuk: string, newPuk: string): Promise<void> {
-    await this.referenceCommand(0x24, 0x81, encodePin(oldPuk, 'PUK'), encodePin(newPuk, 'PUK'), 'PUK', 'CHANGE PUK');
+    await this.referenceCommand(
+      0x24,
+      0x81,
+      encodePin(oldPuk, 'PUK'),
+      encodePin(newPuk, 'PUK'),
+      'PUK',
+      'CHANGE PUK',
+    );
   }
 
   /** RESET RETRY COUNTER: unblocks the PIN with the PUK and sets a new PIN. */
   async unblockPin(puk: string, newPin: string): Promise<void> {
-    await this.referenceCommand(0x2c, 0x80, encodePin(puk, 'PUK'), encodePin(newPin), 'PUK', 'RESET RETRY COUNTER');
+    await this.referenceCommand(
+      0x2c,
+      0x80,
+      encodePin(puk, 'PUK'),
+      encodePin(newPin),
+      'PUK',
+      'RESET RETRY COUNTER',
+    );
   }
 
   /** GET DATA; the object's content (inside tag 53), or undefined when the card has none. */
   async getData(tag: number): Promise<Uint8Array | undefined> {
-    const id = tag === 0x7e ? Uint8Array.of(0x7e) : Uint8Array.of((tag >> 16) & 0xff, (tag >> 8) & 0xff, tag & 0xff);
-    const res = await sendCommand(this.transport, { ins: 0xcb, p1: 0x3f, p2: 0xff, data: tlv(0x5c, id), le: 256 }, this.stats);
+    const id =
+      tag === 0x7e ? Uint8Array.of(0x7e) : Uint8Array.of((tag >> 16) & 0xff, (tag >> 8) & 0xff, tag & 0xff);
+    const res = await sendCommand(
+      this.transport,
+      { ins: 0xcb, p1: 0x3f, p2: 0xff, data: tlv(0x5c, id), le: 256 },
+      this.stats,
+    );
     if (res.sw === 0x6a82) return undefined;
     if (res.sw !== 0x9000) throw new CardStatusError(res.sw, `GET DATA ${tag.toString(16)}`);
     try {
@@ -160,7 +215,10 @@ export class PivSession {
   /** PUT DATA (needs the management key). */
   async putData(tag: number, content: Uint8Array): Promise<void> {
     const id = Uint8Array.of((tag >> 16) & 0xff, (tag >> 8) & 0xff, tag & 0xff);
-    await this.run({ ins: 0xdb, p1: 0x3f, p2: 0xff, data: concat(tlv(0x5c, id), tlv(0x53, content)) }, `PUT DATA ${tag.toString(16)}`);
+    await this.run(
+      { ins: 0xdb, p1: 0x3f, p2: 0xff, data: concat(tlv(0x5c, id), tlv(0x53, content)) },
+      `PUT DATA ${tag.toString(16)}`,
+    );
   }
 
   /** The DER certificate of a slot, or undefined. Handles gzip-compressed certificates (CertInfo 01). */
@@ -171,7 +229,9 @@ export class PivSession {
     try {
       items = new Map(parseTlvs(content).map((t) => [t.tag, t.value]));
     } catch (err) {
-      throw new BadCardResponseError('certificate object is not TLV', { cause: err instanceof TlvError ? err : undefined });
+      throw new BadCardResponseError('certificate object is not TLV', {
+        cause: err instanceof TlvError ? err : undefined,
+      });
     }
     const cert = items.get(0x70);
     if (!cert) throw new BadCardResponseError('certificate object without tag 70');
@@ -180,7 +240,10 @@ export class PivSession {
 
   /** Writes a DER certificate into a slot's object (uncompressed, as SP 800-73-4 Table 10). */
   async writeCertificate(slot: number, der: Uint8Array): Promise<void> {
-    await this.putData(certificateObject(slot), concat(tlv(0x70, der), tlv(0x71, Uint8Array.of(0x00)), tlv(0xfe)));
+    await this.putData(
+      certificateObject(slot),
+      concat(tlv(0x70, der), tlv(0x71, Uint8Array.of(0x00)), tlv(0xfe)),
+    );
   }
 
   /** The card's GUID from the CHUID (stable identity for the PIN cache), hex. */
@@ -203,22 +266,35 @@ export class PivSession {
   async authenticateManagementKey(key: Uint8Array, algorithm?: ManagementKeyAlgorithm): Promise<void> {
     const alg = algorithm ?? (await this.managementKeyAlgorithm());
     const m = MGMT[alg];
-    if (key.length !== m.keyLength) throw new ManagementKeyError(`a ${alg} key has ${m.keyLength} bytes, not ${key.length}`);
-    const first = await this.run({ ins: 0x87, p1: m.id, p2: 0x9b, data: tlv(0x7c, tlv(0x80)), le: 256 }, 'GENERAL AUTHENTICATE witness');
+    if (key.length !== m.keyLength)
+      throw new ManagementKeyError(`a ${alg} key has ${m.keyLength} bytes, not ${key.length}`);
+    const first = await this.run(
+      { ins: 0x87, p1: m.id, p2: 0x9b, data: tlv(0x7c, tlv(0x80)), le: 256 },
+      'GENERAL AUTHENTICATE witness',
+    );
     const witness = findTlv(findTlv(first, 0x7c) ?? new Uint8Array(), 0x80);
-    if (!witness || witness.length !== m.block) throw new BadCardResponseError('management key witness has the wrong size');
+    if (!witness || witness.length !== m.block)
+      throw new BadCardResponseError('management key witness has the wrong size');
     const challenge = randomBytes(m.block);
     const res = await sendCommand(
       this.transport,
-      { ins: 0x87, p1: m.id, p2: 0x9b, data: tlv(0x7c, tlv(0x80, ecb(alg, key, false, witness)), tlv(0x81, challenge)), le: 256 },
+      {
+        ins: 0x87,
+        p1: m.id,
+        p2: 0x9b,
+        data: tlv(0x7c, tlv(0x80, ecb(alg, key, false, witness)), tlv(0x81, challenge)),
+        le: 256,
+      },
       this.stats,
     );
-    if (res.sw === 0x6982 || res.sw === 0x6a80) throw new ManagementKeyError('the card rejected the decrypted witness');
+    if (res.sw === 0x6982 || res.sw === 0x6a80)
+      throw new ManagementKeyError('the card rejected the decrypted witness');
     if (res.sw !== 0x9000) throw new CardStatusError(res.sw, 'GENERAL AUTHENTICATE response');
     const proof = findTlv(findTlv(res.data, 0x7c) ?? new Uint8Array(), 0x82);
     const expected = ecb(alg, key, true, challenge);
     // The card proves it knows the key too, so enrollment never writes to an impostor card.
-    if (!proof || proof.length !== expected.length || !timingSafeEqual(proof, expected)) throw new ManagementKeyError('the card could not prove the management key');
+    if (!proof || proof.length !== expected.length || !timingSafeEqual(proof, expected))
+      throw new ManagementKeyError('the card could not prove the management key');
   }
 
   /**
@@ -231,7 +307,8 @@ export class PivSession {
       const items = new Map(parseTlvs(res.data).map((t) => [t.tag, t.value]));
       const alg = items.get(0x01)?.[0];
       const template = items.get(0x04);
-      if (template && (alg === 0x07 || alg === 0x11)) return publicKeyFromTemplate(template, alg === 0x07 ? 'rsa2048' : 'p256');
+      if (template && (alg === 0x07 || alg === 0x11))
+        return publicKeyFromTemplate(template, alg === 0x07 ? 'rsa2048' : 'p256');
     }
     const cert = await this.readCertificate(slot);
     return cert ? new X509Certificate(cert).publicKey : undefined;
@@ -240,22 +317,49 @@ export class PivSession {
   /** Sets a new management key (YubiKey SET MANAGEMENT KEY; needs prior authentication). */
   async setManagementKey(algorithm: ManagementKeyAlgorithm, key: Uint8Array): Promise<void> {
     const m = MGMT[algorithm];
-    if (key.length !== m.keyLength) throw new ManagementKeyError(`a ${algorithm} key has ${m.keyLength} bytes`);
-    await this.run({ ins: 0xff, p1: 0xff, p2: 0xff, data: concat(Uint8Array.of(m.id, 0x9b, key.length), key) }, 'SET MANAGEMENT KEY');
+    if (key.length !== m.keyLength)
+      throw new ManagementKeyError(`a ${algorithm} key has ${m.keyLength} bytes`);
+    await this.run(
+      { ins: 0xff, p1: 0xff, p2: 0xff, data: concat(Uint8Array.of(m.id, 0x9b, key.length), key) },
+      'SET MANAGEMENT KEY',
+    );
   }
 
   /** GENERATE ASYMMETRIC KEY PAIR; returns the new public key (needs the management key). */
-  async generateKey(slot: number, algorithm: PivKeyAlgorithm, opts: { pinPolicy?: PinPolicy } = {}): Promise<KeyObject> {
+  async generateKey(
+    slot: number,
+    algorithm: PivKeyAlgorithm,
+    opts: { pinPolicy?: PinPolicy } = {},
+  ): Promise<KeyObject> {
     const params = [tlv(0x80, Uint8Array.of(KEY_ALG_ID[algorithm]))];
-    if (opts.pinPolicy && opts.pinPolicy !== 'default') params.push(tlv(0xaa, Uint8Array.of(PIN_POLICY_ID[opts.pinPolicy])));
-    const data = await this.run({ ins: 0x47, p1: 0x00, p2: slot, data: tlv(0xac, ...params), le: 256 }, 'GENERATE');
+    if (opts.pinPolicy && opts.pinPolicy !== 'default')
+      params.push(tlv(0xaa, Uint8Array.of(PIN_POLICY_ID[opts.pinPolicy])));
+    const data = await this.run(
+      { ins: 0x47, p1: 0x00, p2: slot, data: tlv(0xac, ...params), le: 256 },
+      'GENERATE',
+    );
     const template = findTlv(data, 0x7f49);
     if (!template) throw new BadCardResponseError('GENERATE answer without 7F49');
     return publicKeyFromTemplate(template, algorithm);
   }
 
-  private async generalAuthenticate(slot: number, algorithm: PivKeyAlgorithm, tag: 0x81 | 0x85, input: Uint8Array, what: string): Promise<Uint8Array> {
-    const data = await this.run({ ins: 0x87, p1: KEY_ALG_ID[algorithm], p2: slot, data: tlv(0x7c, tlv(0x82), tlv(tag, input)), le: 256 }, what);
+  private async generalAuthenticate(
+    slot: number,
+    algorithm: PivKeyAlgorithm,
+    tag: 0x81 | 0x85,
+    input: Uint8Array,
+    what: string,
+  ): Promise<Uint8Array> {
+    const data = await this.run(
+      {
+        ins: 0x87,
+        p1: KEY_ALG_ID[algorithm],
+        p2: slot,
+        data: tlv(0x7c, tlv(0x82), tlv(tag, input)),
+        le: 256,
+      },
+      what,
+    );
     const out = findTlv(findTlv(data, 0x7c) ?? new Uint8Array(), 0x82);
     if (!out) throw new BadCardResponseError(`${what}: answer without 7C/82`);
     return out;
@@ -289,6 +393,10 @@ export function publicKeyFromTemplate(template: Uint8Array, algorithm: PivKeyAlg
     return createPublicKey({ key: { kty: 'RSA', n: b64(n), e: b64(e) }, format: 'jwk' });
   }
   const point = items.get(0x86);
-  if (!point || point.length !== 65 || point[0] !== 0x04) throw new BadCardResponseError('EC public key is not an uncompressed P-256 point');
-  return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b64(point.subarray(1, 33)), y: b64(point.subarray(33)) }, format: 'jwk' });
+  if (!point || point.length !== 65 || point[0] !== 0x04)
+    throw new BadCardResponseError('EC public key is not an uncompressed P-256 point');
+  return createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: b64(point.subarray(1, 33)), y: b64(point.subarray(33)) },
+    format: 'jwk',
+  });
 }

@@ -85,7 +85,8 @@ function affineX([x, , z]: Jacobian): bigint {
   return (x * zi * zi) % P;
 }
 
-const toBig = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`));
+const toBig = (b: Uint8Array): bigint =>
+  b.length === 0 ? 0n : BigInt(`0x${Buffer.from(b).toString('hex')}`);
 
 function derInt(v: bigint): Buffer {
   let hex = v.toString(16);

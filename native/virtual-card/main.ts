@@ -35,7 +35,8 @@ try {
     silentIns: hexOpt(values['silent-ins']),
     verbose: values.verbose,
   });
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void stop().then(() => process.exit(0)));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const)
+    process.on(sig, () => void stop().then(() => process.exit(0)));
 } catch (err) {
   console.error((err as Error).message, (err as Error).cause ?? '');
   process.exit(1);

@@ -1,9 +1,29 @@
-import { constants, createCipheriv, createDecipheriv, createECDH, createPrivateKey, createPublicKey, generateKeyPair, privateDecrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  privateDecrypt,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import { concat, findTlv, fromHex, parseTlvs, tlv, toHex, TlvError } from '../piv/tlv';
 import { ecdsaP256SignDigest } from './ecdsa-p256';
-import { padPin, type CardState, type CardStateStore, type KeyAlgorithm, type MgmtAlgorithm, type PinPolicy, newCardState } from './state';
+import {
+  padPin,
+  type CardState,
+  type CardStateStore,
+  type KeyAlgorithm,
+  type MgmtAlgorithm,
+  type PinPolicy,
+  newCardState,
+} from './state';
 import type { VpcdCard, VpcdControl } from './vpcd-link';
 
 /**
@@ -14,7 +34,12 @@ import type { VpcdCard, VpcdControl } from './vpcd-link';
 
 const PIV_AID = fromHex('a000000308000010000100');
 /** Application property template answered to SELECT (SP 800-73-4 Part 2 Table 3). */
-const APT = tlv(0x61, tlv(0x4f, fromHex('000010000100')), tlv(0x79, tlv(0x4f, fromHex('a000000308'))), tlv(0x50, Buffer.from('SSMAX virtual PIV', 'ascii')));
+const APT = tlv(
+  0x61,
+  tlv(0x4f, fromHex('000010000100')),
+  tlv(0x79, tlv(0x4f, fromHex('a000000308'))),
+  tlv(0x50, Buffer.from('SSMAX virtual PIV', 'ascii')),
+);
 /** Discovery object: PIV AID, PIN usage policy "PIV application PIN only" (Part 1 Table 18). */
 const DISCOVERY = tlv(0x7e, tlv(0x4f, PIV_AID), tlv(0x5f2f, Uint8Array.of(0x40, 0x00)));
 /** Firmware reported to YubiKey-aware tools: 5.4.3 has metadata and AES management keys. */
@@ -62,7 +87,8 @@ export function parseApdu(bytes: Uint8Array): Apdu {
   const head = { cla, ins, p1, p2 };
   if (bytes.length === 4) return { ...head, data: new Uint8Array(), le: undefined, extended: false };
   const b4 = bytes[4] as number;
-  if (bytes.length === 5) return { ...head, data: new Uint8Array(), le: b4 === 0 ? 256 : b4, extended: false };
+  if (bytes.length === 5)
+    return { ...head, data: new Uint8Array(), le: b4 === 0 ? 256 : b4, extended: false };
   if (b4 !== 0) {
     const data = bytes.subarray(5, 5 + b4);
     if (data.length !== b4) fail(SW.WRONG_LENGTH);
@@ -72,20 +98,31 @@ export function parseApdu(bytes: Uint8Array): Apdu {
     return { ...head, data, le, extended: false };
   }
   // Extended length (ISO 7816-4 §5.1).
-  if (bytes.length === 7) return { ...head, data: new Uint8Array(), le: ((bytes[5] as number) << 8 | (bytes[6] as number)) || 65536, extended: true };
+  if (bytes.length === 7)
+    return {
+      ...head,
+      data: new Uint8Array(),
+      le: ((bytes[5] as number) << 8) | (bytes[6] as number) || 65536,
+      extended: true,
+    };
   const lc = ((bytes[5] as number) << 8) | (bytes[6] as number);
   const data = bytes.subarray(7, 7 + lc);
   if (data.length !== lc) fail(SW.WRONG_LENGTH);
   const rest = bytes.length - 7 - lc;
   if (rest !== 0 && rest !== 2) fail(SW.WRONG_LENGTH);
-  const le = rest === 2 ? (((bytes[7 + lc] as number) << 8) | (bytes[8 + lc] as number)) || 65536 : undefined;
+  const le = rest === 2 ? ((bytes[7 + lc] as number) << 8) | (bytes[8 + lc] as number) || 65536 : undefined;
   return { ...head, data, le, extended: true };
 }
 
 const withSw = (data: Uint8Array, sw: number): Uint8Array => concat(data, Uint8Array.of(sw >> 8, sw & 0xff));
 
 const MGMT_KEY_LENGTH: Record<MgmtAlgorithm, number> = { 0x03: 24, 0x08: 16, 0x0a: 24, 0x0c: 32 };
-const MGMT_CIPHER: Record<MgmtAlgorithm, string> = { 0x03: 'des-ede3', 0x08: 'aes-128-ecb', 0x0a: 'aes-192-ecb', 0x0c: 'aes-256-ecb' };
+const MGMT_CIPHER: Record<MgmtAlgorithm, string> = {
+  0x03: 'des-ede3',
+  0x08: 'aes-128-ecb',
+  0x0a: 'aes-192-ecb',
+  0x0c: 'aes-256-ecb',
+};
 const KEY_SLOTS = new Set([0x9a, 0x9c, 0x9d, 0x9e, ...Array.from({ length: 20 }, (_, i) => 0x82 + i)]);
 /** Slot → certificate data object (SP 800-73-4 Part 1 Table 3 and Table 4b). */
 export const SLOT_OBJECT: Record<number, number> = {
@@ -167,7 +204,8 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     const ins = bytes[1] ?? -1;
     this.stats.byIns.set(ins, (this.stats.byIns.get(ins) ?? 0) + 1);
     if (this.options.silentIns === ins) return new Promise<Uint8Array>(() => undefined);
-    if (this.options.delayIns === ins && this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
+    if (this.options.delayIns === ins && this.options.delayMs)
+      await new Promise((r) => setTimeout(r, this.options.delayMs));
     try {
       const apdu = parseApdu(bytes);
       if (apdu.ins !== 0xc0) this.pendingResponse = undefined;
@@ -184,7 +222,12 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     if (apdu.ins === 0xc0) return this.getResponse(apdu);
     // Command chaining (ISO 7816-4 §5.1.1): collect until the last block, then run the whole command.
     if (apdu.cla & 0x10) {
-      if (!this.chain || this.chain.ins !== apdu.ins || this.chain.p1 !== apdu.p1 || this.chain.p2 !== apdu.p2) {
+      if (
+        !this.chain ||
+        this.chain.ins !== apdu.ins ||
+        this.chain.p1 !== apdu.p1 ||
+        this.chain.p2 !== apdu.p2
+      ) {
         this.chain = { ins: apdu.ins, p1: apdu.p1, p2: apdu.p2, data: [] };
       }
       this.chain.data.push(Uint8Array.from(apdu.data));
@@ -194,7 +237,8 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     if (this.chain) {
       const chain = this.chain;
       this.chain = undefined;
-      if (chain.ins === apdu.ins && chain.p1 === apdu.p1 && chain.p2 === apdu.p2) full = { ...apdu, data: concat(...chain.data, apdu.data) };
+      if (chain.ins === apdu.ins && chain.p1 === apdu.p1 && chain.p2 === apdu.p2)
+        full = { ...apdu, data: concat(...chain.data, apdu.data) };
     }
     const data = await this.execute(full);
     return this.respond(data, full);
@@ -237,7 +281,12 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
       case 0xfd:
         return VERSION;
       case 0xf8:
-        return Uint8Array.of((this.state.serial >>> 24) & 0xff, (this.state.serial >>> 16) & 0xff, (this.state.serial >>> 8) & 0xff, this.state.serial & 0xff);
+        return Uint8Array.of(
+          (this.state.serial >>> 24) & 0xff,
+          (this.state.serial >>> 16) & 0xff,
+          (this.state.serial >>> 8) & 0xff,
+          this.state.serial & 0xff,
+        );
       case 0xf7:
         return this.metadata(apdu);
       case 0xff:
@@ -254,7 +303,8 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
   private select(apdu: Apdu): Uint8Array {
     // Only the PIV application exists; a right-truncated AID selects it (ISO 7816-4 partial AID).
     if (apdu.p1 !== 0x04 || apdu.data.length < 5 || apdu.data.length > PIV_AID.length) fail(SW.NOT_FOUND);
-    if (!Buffer.from(PIV_AID.subarray(0, apdu.data.length)).equals(Buffer.from(apdu.data))) fail(SW.NOT_FOUND);
+    if (!Buffer.from(PIV_AID.subarray(0, apdu.data.length)).equals(Buffer.from(apdu.data)))
+      fail(SW.NOT_FOUND);
     this.resetSecurityStatusOnSelect();
     return APT;
   }
@@ -386,7 +436,9 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
   private mgmtCipher(encrypt: boolean, block: Uint8Array): Uint8Array {
     const alg = this.state.mgmtKey.algorithm;
     const key = fromHex(this.state.mgmtKey.key);
-    const c = encrypt ? createCipheriv(MGMT_CIPHER[alg], key, null) : createDecipheriv(MGMT_CIPHER[alg], key, null);
+    const c = encrypt
+      ? createCipheriv(MGMT_CIPHER[alg], key, null)
+      : createDecipheriv(MGMT_CIPHER[alg], key, null);
     c.setAutoPadding(false);
     return concat(c.update(block), c.final());
   }
@@ -415,7 +467,8 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     if (witness !== undefined && challenge !== undefined) {
       const expected = this.mgmtWitness;
       this.mgmtWitness = undefined;
-      if (!expected || witness.length !== blockSize || !timingSafeEqual(witness, expected)) fail(SW.SECURITY_STATUS);
+      if (!expected || witness.length !== blockSize || !timingSafeEqual(witness, expected))
+        fail(SW.SECURITY_STATUS);
       if (challenge.length !== blockSize) fail(SW.INCORRECT_DATA);
       this.mgmtAuthenticated = true;
       return tlv(0x7c, tlv(0x82, this.mgmtCipher(true, challenge)));
@@ -429,7 +482,12 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     if (response !== undefined && response.length > 0) {
       const expected = this.mgmtChallenge;
       this.mgmtChallenge = undefined;
-      if (!expected || response.length !== blockSize || !timingSafeEqual(response, this.mgmtCipher(true, expected))) fail(SW.SECURITY_STATUS);
+      if (
+        !expected ||
+        response.length !== blockSize ||
+        !timingSafeEqual(response, this.mgmtCipher(true, expected))
+      )
+        fail(SW.SECURITY_STATUS);
       this.mgmtAuthenticated = true;
       return new Uint8Array();
     }
@@ -494,13 +552,21 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     const alg = params.get(0x80)?.[0];
     if (alg !== 0x07 && alg !== 0x11) fail(SW.INCORRECT_DATA);
     const requestedPolicy = params.get(0xaa)?.[0];
-    const pinPolicy: PinPolicy = requestedPolicy === 1 || requestedPolicy === 2 || requestedPolicy === 3 ? requestedPolicy : DEFAULT_PIN_POLICY(apdu.p2);
+    const pinPolicy: PinPolicy =
+      requestedPolicy === 1 || requestedPolicy === 2 || requestedPolicy === 3
+        ? requestedPolicy
+        : DEFAULT_PIN_POLICY(apdu.p2);
     const pair =
       alg === 0x07
         ? await promisify(generateKeyPair)('rsa', { modulusLength: 2048, publicExponent: 65537 })
         : await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
     const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
-    this.state.keys[apdu.p2.toString(16)] = { algorithm: alg as KeyAlgorithm, pkcs8: pkcs8.toString('base64'), pinPolicy, origin: 1 };
+    this.state.keys[apdu.p2.toString(16)] = {
+      algorithm: alg as KeyAlgorithm,
+      pkcs8: pkcs8.toString('base64'),
+      pinPolicy,
+      origin: 1,
+    };
     this.persist();
     return tlv(0x7f49, publicKeyTemplate(pair.publicKey));
   }
@@ -516,12 +582,19 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     }
     if (slot === 0x80 || slot === 0x81) {
       const isPin = slot === 0x80;
-      const isDefault = toHex(padPin(isPin ? '123456' : '12345678')) === (isPin ? this.state.pin : this.state.puk);
+      const isDefault =
+        toHex(padPin(isPin ? '123456' : '12345678')) === (isPin ? this.state.pin : this.state.puk);
       return concat(
         tlv(0x01, Uint8Array.of(0xff)),
         tlv(0x02, Uint8Array.of(0x00, 0x00)),
         tlv(0x05, Uint8Array.of(isDefault ? 1 : 0)),
-        tlv(0x06, Uint8Array.of(isPin ? this.state.pinTriesMax : this.state.pukTriesMax, isPin ? this.state.pinTriesLeft : this.state.pukTriesLeft)),
+        tlv(
+          0x06,
+          Uint8Array.of(
+            isPin ? this.state.pinTriesMax : this.state.pukTriesMax,
+            isPin ? this.state.pinTriesLeft : this.state.pukTriesLeft,
+          ),
+        ),
       );
     }
     if (!KEY_SLOTS.has(slot)) fail(SW.INCORRECT_P1P2);
@@ -540,7 +613,8 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
     if (!this.mgmtAuthenticated) fail(SW.SECURITY_STATUS);
     if (apdu.p1 !== 0xff || (apdu.p2 !== 0xff && apdu.p2 !== 0xfe)) fail(SW.INCORRECT_P1P2);
     const [alg, ref, len] = apdu.data;
-    if (ref !== 0x9b || (alg !== 0x03 && alg !== 0x08 && alg !== 0x0a && alg !== 0x0c)) fail(SW.INCORRECT_DATA);
+    if (ref !== 0x9b || (alg !== 0x03 && alg !== 0x08 && alg !== 0x0a && alg !== 0x0c))
+      fail(SW.INCORRECT_DATA);
     const key = apdu.data.subarray(3);
     if (len !== key.length || key.length !== MGMT_KEY_LENGTH[alg as MgmtAlgorithm]) fail(SW.INCORRECT_DATA);
     this.state.mgmtKey = { algorithm: alg as MgmtAlgorithm, key: toHex(key), isDefault: false };
@@ -573,7 +647,17 @@ export class VirtualPivCard extends EventEmitter implements VpcdCard {
 /** 7F49 content for a public key: 81 modulus 82 exponent (RSA) or 86 point (EC). */
 export function publicKeyTemplate(publicKey: KeyObject): Uint8Array {
   const jwk = publicKey.export({ format: 'jwk' });
-  if (jwk.kty === 'RSA') return concat(tlv(0x81, Buffer.from(jwk.n as string, 'base64url')), tlv(0x82, Buffer.from(jwk.e as string, 'base64url')));
-  return tlv(0x86, concat(Uint8Array.of(0x04), Buffer.from(jwk.x as string, 'base64url'), Buffer.from(jwk.y as string, 'base64url')));
+  if (jwk.kty === 'RSA')
+    return concat(
+      tlv(0x81, Buffer.from(jwk.n as string, 'base64url')),
+      tlv(0x82, Buffer.from(jwk.e as string, 'base64url')),
+    );
+  return tlv(
+    0x86,
+    concat(
+      Uint8Array.of(0x04),
+      Buffer.from(jwk.x as string, 'base64url'),
+      Buffer.from(jwk.y as string, 'base64url'),
+    ),
+  );
 }
-

@@ -55,7 +55,13 @@ export function padPin(pin: string | Uint8Array): Uint8Array {
 /** A CHUID (SP 800-73-4 Part 1 Table 9) with a random GUID and an empty issuer signature. */
 function newChuid(): Uint8Array {
   const fascn = fromHex('d4e739da739ced39ce739d836858210842108421c84210c3eb'); // the all-nines test FASC-N layout
-  return concat(tlv(0x30, fascn), tlv(0x34, randomBytes(16)), tlv(0x35, Buffer.from('20301231', 'ascii')), tlv(0x3e), tlv(0xfe));
+  return concat(
+    tlv(0x30, fascn),
+    tlv(0x34, randomBytes(16)),
+    tlv(0x35, Buffer.from('20301231', 'ascii')),
+    tlv(0x3e),
+    tlv(0xfe),
+  );
 }
 
 /** A CCC (SP 800-73-4 Part 1 Table 8) as issued by common PIV middleware. */
@@ -104,7 +110,8 @@ export class CardStateStore {
       return fresh;
     }
     const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as CardState;
-    if (parsed.format !== 'ssmax-virtual-piv/1') throw new Error(`${this.file} is not a virtual PIV card state file`);
+    if (parsed.format !== 'ssmax-virtual-piv/1')
+      throw new Error(`${this.file} is not a virtual PIV card state file`);
     return parsed;
   }
 

@@ -85,7 +85,11 @@ export class VpcdLink extends EventEmitter {
           // Not connected yet: the caller (open or the reconnect loop) handles it; 'close' stays quiet.
           failedBeforeConnect = true;
           settled = true;
-          reject(new VpcdLinkError(`cannot reach the vpcd reader at ${this.options.host}:${this.options.port}`, { cause: err }));
+          reject(
+            new VpcdLinkError(`cannot reach the vpcd reader at ${this.options.host}:${this.options.port}`, {
+              cause: err,
+            }),
+          );
         } else if (!this.closed) {
           this.emit('error', new VpcdLinkError('vpcd connection failed', { cause: err }));
         }

@@ -29,7 +29,10 @@ export class MinimalCard implements VpcdCard {
 }
 
 /** Inserts a MinimalCard into the vpcd slot at host:port; close the returned link to remove it. */
-export async function insertMinimalCard(vpcd: { host: string; port: number }, atr: Uint8Array): Promise<{ card: MinimalCard; link: VpcdLink }> {
+export async function insertMinimalCard(
+  vpcd: { host: string; port: number },
+  atr: Uint8Array,
+): Promise<{ card: MinimalCard; link: VpcdLink }> {
   const card = new MinimalCard(atr);
   const link = new VpcdLink(card, { ...vpcd, reconnect: false });
   await link.open();

@@ -33,7 +33,14 @@ pcsc.on('reader', (reader: Reader) => {
     const empty = (status.state & reader.SCARD_STATE_EMPTY) !== 0;
     if (mode === 'status') {
       if ((arg3 === 'present' && present) || (arg3 === 'empty' && empty)) {
-        finish({ readers: [...seen], reader: reader.name, present, empty, state: status.state, atr: status.atr && status.atr.length > 0 ? status.atr.toString('hex') : null });
+        finish({
+          readers: [...seen],
+          reader: reader.name,
+          present,
+          empty,
+          state: status.state,
+          atr: status.atr && status.atr.length > 0 ? status.atr.toString('hex') : null,
+        });
       }
       return;
     }
@@ -46,10 +53,14 @@ async function bench(reader: Reader, count: number, apdu: Buffer): Promise<void>
   if (benchStarted) return;
   benchStarted = true;
   const protocol = await new Promise<number>((resolve, reject) =>
-    reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (err, p) => (err ? reject(err) : resolve(p))),
+    reader.connect({ share_mode: reader.SCARD_SHARE_EXCLUSIVE }, (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   const transmit = (): Promise<Buffer> =>
-    new Promise((resolve, reject) => reader.transmit(apdu, 258, protocol, (err, res) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) =>
+      reader.transmit(apdu, 258, protocol, (err, res) => (err ? reject(err) : resolve(res))),
+    );
   await transmit(); // warm-up: first APDU after connect
   const times: number[] = [];
   let last: Buffer = Buffer.alloc(0);
@@ -61,5 +72,11 @@ async function bench(reader: Reader, count: number, apdu: Buffer): Promise<void>
   times.sort((a, b) => a - b);
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
   await new Promise<void>((resolve) => reader.disconnect(reader.SCARD_LEAVE_CARD, () => resolve()));
-  finish({ count, meanMs: mean, medianMs: times[Math.floor(times.length / 2)], maxMs: times[times.length - 1], lastResponse: last.toString('hex') });
+  finish({
+    count,
+    meanMs: mean,
+    medianMs: times[Math.floor(times.length / 2)],
+    maxMs: times[times.length - 1],
+    lastResponse: last.toString('hex'),
+  });
 }

@@ -12,11 +12,17 @@ const tsx = join(import.meta.dirname, '../../node_modules/.bin/tsx');
 /** Runs the PC/SC probe in a child with the private instance's PCSCLITE_CSOCK_NAME. */
 async function probe(pcscd: PcscdHandle, ...args: string[]): Promise<Record<string, unknown>> {
   try {
-    const { stdout } = await run(tsx, [probeScript, ...args], { env: { ...process.env, ...pcscd.env }, timeout: 60_000 });
+    const { stdout } = await run(tsx, [probeScript, ...args], {
+      env: { ...process.env, ...pcscd.env },
+      timeout: 60_000,
+    });
     return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
-    throw new Error(`probe ${args.join(' ')} failed: ${e.stdout ?? ''} ${e.stderr ?? ''}\n--- pcscd log ---\n${pcscd.logTail()}`, { cause: err });
+    throw new Error(
+      `probe ${args.join(' ')} failed: ${e.stdout ?? ''} ${e.stderr ?? ''}\n--- pcscd log ---\n${pcscd.logTail()}`,
+      { cause: err },
+    );
   }
 }
 
@@ -79,7 +85,9 @@ describe('private pcscd with the vpcd reader', () => {
   it('measures the per-APDU round trip with and without the quickack route', async () => {
     const count = 40;
     const results: Record<string, unknown> = {};
-    const hosts = pcscd.quickAck ? { 'quickack (127.0.0.2)': pcscd.vpcd.host, 'plain (127.0.0.1)': '127.0.0.1' } : { 'plain (127.0.0.1)': '127.0.0.1' };
+    const hosts = pcscd.quickAck
+      ? { 'quickack (127.0.0.2)': pcscd.vpcd.host, 'plain (127.0.0.1)': '127.0.0.1' }
+      : { 'plain (127.0.0.1)': '127.0.0.1' };
     for (const [label, host] of Object.entries(hosts)) {
       const { link, card } = await insertMinimalCard({ host, port: pcscd.vpcd.port }, atrWithChecksum);
       try {
@@ -87,12 +95,19 @@ describe('private pcscd with the vpcd reader', () => {
         expect(res.count).toBe(count);
         expect(res.lastResponse).toBe('9000');
         expect(card.apduCount).toBe(count + 1);
-        results[label] = { meanMs: Number(res.meanMs).toFixed(2), medianMs: Number(res.medianMs).toFixed(2), maxMs: Number(res.maxMs).toFixed(2) };
+        results[label] = {
+          meanMs: Number(res.meanMs).toFixed(2),
+          medianMs: Number(res.medianMs).toFixed(2),
+          maxMs: Number(res.maxMs).toFixed(2),
+        };
       } finally {
         await link.close();
       }
       await probe(pcscd, 'status', pcscd.readerName, 'empty');
     }
-    console.log(`[pcsc] per-APDU round trip over vpcd, ${count} APDUs (printed, not asserted):`, JSON.stringify(results));
+    console.log(
+      `[pcsc] per-APDU round trip over vpcd, ${count} APDUs (printed, not asserted):`,
+      JSON.stringify(results),
+    );
   });
 });

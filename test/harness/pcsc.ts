@@ -4,7 +4,17 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Daemon, HarnessError, canConnect, disposeWorkDir, freePort, makeWorkDir, waitFor, type ServiceHandle, type StopOptions } from './process';
+import {
+  Daemon,
+  HarnessError,
+  canConnect,
+  disposeWorkDir,
+  freePort,
+  makeWorkDir,
+  waitFor,
+  type ServiceHandle,
+  type StopOptions,
+} from './process';
 
 const run = promisify(execFile);
 
@@ -48,11 +58,24 @@ let quickAckRoute: Promise<boolean> | undefined;
 export function ensureQuickAckRoute(): Promise<boolean> {
   quickAckRoute ??= (async () => {
     try {
-      await run('ip', ['route', 'replace', 'local', `${QUICKACK_HOST}/32`, 'dev', 'lo', 'quickack', '1', 'table', 'local']);
+      await run('ip', [
+        'route',
+        'replace',
+        'local',
+        `${QUICKACK_HOST}/32`,
+        'dev',
+        'lo',
+        'quickack',
+        '1',
+        'table',
+        'local',
+      ]);
       const { stdout } = await run('ip', ['route', 'show', 'table', 'local', `${QUICKACK_HOST}/32`]);
       return stdout.includes('quickack 1');
     } catch (err) {
-      console.error(`[harness] pcscd: no quickack route for ${QUICKACK_HOST} (${String(err)}); APDUs will be ~40 ms slower`);
+      console.error(
+        `[harness] pcscd: no quickack route for ${QUICKACK_HOST} (${String(err)}); APDUs will be ~40 ms slower`,
+      );
       return false;
     }
   })();
@@ -96,7 +119,13 @@ export async function startPcscd(opts: PcscdOptions = {}): Promise<PcscdHandle> 
   const port = await freeVpcdPort();
   await writeFile(
     join(confDir, 'vpcd'),
-    [`FRIENDLYNAME "${VPCD_FRIENDLY_NAME}"`, `DEVICENAME   /dev/null:${port}`, `LIBPATH      ${VPCD_DRIVER}`, `CHANNELID    ${port}`, ''].join('\n'),
+    [
+      `FRIENDLYNAME "${VPCD_FRIENDLY_NAME}"`,
+      `DEVICENAME   /dev/null:${port}`,
+      `LIBPATH      ${VPCD_DRIVER}`,
+      `CHANNELID    ${port}`,
+      '',
+    ].join('\n'),
   );
   const socketPath = join(runDir, 'pcscd.comm');
   const logFile = join(dir, 'pcscd.log');
@@ -108,12 +137,25 @@ export async function startPcscd(opts: PcscdOptions = {}): Promise<PcscdHandle> 
       name,
       command: 'unshare',
       // unshare execs sh, sh execs pcscd: the PID we hold is pcscd's own.
-      args: ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" ${PCSCD_RUN_DIR} && exec pcscd "$@"`, runDir, ...pcscdArgs],
+      args: [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount --bind "$0" ${PCSCD_RUN_DIR} && exec pcscd "$@"`,
+        runDir,
+        ...pcscdArgs,
+      ],
       logFile,
       env: { ...process.env, PCSCLITE_CSOCK_NAME: socketPath },
     });
     try {
-      await waitFor(`${socketPath} accepting`, async () => ((await canConnect({ path: socketPath })) ? true : undefined), { daemon: d, timeoutMs: 15_000 });
+      await waitFor(
+        `${socketPath} accepting`,
+        async () => ((await canConnect({ path: socketPath })) ? true : undefined),
+        { daemon: d, timeoutMs: 15_000 },
+      );
     } catch (err) {
       await d.stop();
       throw err;

@@ -1,5 +1,14 @@
 import { join, resolve } from 'node:path';
-import { Daemon, HarnessError, makeWorkDir, disposeWorkDir, tailOf, waitFor, type ServiceHandle, type StopOptions } from './process';
+import {
+  Daemon,
+  HarnessError,
+  makeWorkDir,
+  disposeWorkDir,
+  tailOf,
+  waitFor,
+  type ServiceHandle,
+  type StopOptions,
+} from './process';
 import type { PcscdHandle } from './pcsc';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -25,7 +34,10 @@ export interface VirtualCardHandle extends ServiceHandle {
 }
 
 /** Runs the virtual PIV card process (native/virtual-card/main.ts) inserted into the pcscd's vpcd slot. */
-export async function startVirtualCard(pcscd: PcscdHandle, opts: VirtualCardOptions = {}): Promise<VirtualCardHandle> {
+export async function startVirtualCard(
+  pcscd: PcscdHandle,
+  opts: VirtualCardOptions = {},
+): Promise<VirtualCardHandle> {
   const name = 'virtual-card';
   const dir = await makeWorkDir(name);
   const stateFile = opts.stateFile ?? join(dir, 'card.json');
@@ -43,14 +55,20 @@ export async function startVirtualCard(pcscd: PcscdHandle, opts: VirtualCardOpti
     opts.host ?? pcscd.vpcd.host,
     '--port',
     String(pcscd.vpcd.port),
-    ...(opts.delayIns !== undefined ? ['--delay-ins', hex(opts.delayIns), '--delay-ms', String(opts.delayMs ?? 5_000)] : []),
+    ...(opts.delayIns !== undefined
+      ? ['--delay-ins', hex(opts.delayIns), '--delay-ms', String(opts.delayMs ?? 5_000)]
+      : []),
     ...(opts.silentIns !== undefined ? ['--silent-ins', hex(opts.silentIns)] : []),
     ...(opts.verbose ? ['--verbose'] : []),
   ];
   const daemon = new Daemon({ name, command: process.execPath, args, logFile, cwd: repo });
   try {
     // Present for PC/SC clients once pcscd has powered it up, not merely when the TCP link is up.
-    await waitFor('virtual card powered up by pcscd', () => (/^control power-on$/m.test(tailOf(logFile, 400)) ? true : undefined), { daemon, timeoutMs: 30_000 });
+    await waitFor(
+      'virtual card powered up by pcscd',
+      () => (/^control power-on$/m.test(tailOf(logFile, 400)) ? true : undefined),
+      { daemon, timeoutMs: 30_000 },
+    );
   } catch (err) {
     await daemon.stop();
     throw new HarnessError('virtual card did not start', name, { cause: err });

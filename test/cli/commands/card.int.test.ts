@@ -22,14 +22,22 @@ describe('ssmax card', () => {
 
   const run = (cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((done) => {
-      execFile(cmd, args, { cwd: wd.dir, env: { ...process.env, ...pcscd.env }, timeout: 60_000 }, (err, stdout, stderr) =>
-        done({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        cmd,
+        args,
+        { cwd: wd.dir, env: { ...process.env, ...pcscd.env }, timeout: 60_000 },
+        (err, stdout, stderr) =>
+          done({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
       );
     });
-  const ssmax = (...args: string[]) => run(process.execPath, [join(repo, 'cli/bin/ssmax.mjs'), 'card', ...args]);
+  const ssmax = (...args: string[]) =>
+    run(process.execPath, [join(repo, 'cli/bin/ssmax.mjs'), 'card', ...args]);
   const ok = async (...args: string[]): Promise<string> => {
     const r = await ssmax(...args);
-    if (r.code !== 0) throw new Error(`ssmax card ${args.join(' ')} → ${r.code}: ${r.stderr}\n--- card ---\n${tailOf(join(wd.dir, 'card.log'), 30)}`);
+    if (r.code !== 0)
+      throw new Error(
+        `ssmax card ${args.join(' ')} → ${r.code}: ${r.stderr}\n--- card ---\n${tailOf(join(wd.dir, 'card.log'), 30)}`,
+      );
     return r.stdout;
   };
 
@@ -39,13 +47,46 @@ describe('ssmax card', () => {
     virtual = new Daemon({
       name: 'ssmax-card-virtual',
       command: process.execPath,
-      args: [join(repo, 'cli/bin/ssmax.mjs'), 'card', 'virtual', '--state', join(wd.dir, 'card.json'), '--host', pcscd.vpcd.host, '--port', String(pcscd.vpcd.port)],
+      args: [
+        join(repo, 'cli/bin/ssmax.mjs'),
+        'card',
+        'virtual',
+        '--state',
+        join(wd.dir, 'card.json'),
+        '--host',
+        pcscd.vpcd.host,
+        '--port',
+        String(pcscd.vpcd.port),
+      ],
       logFile: join(wd.dir, 'card.log'),
       cwd: repo,
     });
-    await waitFor('virtual card seen by pcscd', () => (/control power-on/.test(tailOf(join(wd.dir, 'card.log'), 50)) ? true : undefined), { daemon: virtual, timeoutMs: 30_000 });
-    await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', wd.path('ca.key'), '-out', wd.path('ca.pem'), '-subj', '/CN=CLI Corp SSMAX CA', '-days', '30']);
-    await wd.file('ext.cnf', '[sig]\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:ken@cli.example.jp\n[km]\nkeyUsage=critical,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:ken@cli.example.jp\n');
+    await waitFor(
+      'virtual card seen by pcscd',
+      () => (/control power-on/.test(tailOf(join(wd.dir, 'card.log'), 50)) ? true : undefined),
+      { daemon: virtual, timeoutMs: 30_000 },
+    );
+    await openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      wd.path('ca.key'),
+      '-out',
+      wd.path('ca.pem'),
+      '-subj',
+      '/CN=CLI Corp SSMAX CA',
+      '-days',
+      '30',
+    ]);
+    await wd.file(
+      'ext.cnf',
+      '[sig]\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:ken@cli.example.jp\n[km]\nkeyUsage=critical,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:ken@cli.example.jp\n',
+    );
   });
   afterAll(async () => {
     await virtual?.stop();
@@ -65,23 +106,72 @@ describe('ssmax card', () => {
     mgmtKey = /management key: ([0-9a-f]{64})/.exec(out)?.[1] ?? '';
     expect(mgmtKey).toHaveLength(64);
     // The factory management key no longer works.
-    const r = await ssmax('generate', '--slot', '9c', '--alg', 'p256', '--mgmt-key', '010203040506070801020304050607080102030405060708');
+    const r = await ssmax(
+      'generate',
+      '--slot',
+      '9c',
+      '--alg',
+      'p256',
+      '--mgmt-key',
+      '010203040506070801020304050607080102030405060708',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/management key|card refused/i);
   });
 
   it('generate + csr + import-cert enrol 9C (P-256) and 9D (RSA-2048) and the org CA', async () => {
-    const pub = await ok('generate', '--slot', '9c', '--alg', 'p256', '--mgmt-key', mgmtKey, '--subject', 'CN=Ken CLI, O=CLI Corp', '--pin', NEW_PIN, '--csr', 'req9c.pem');
+    const pub = await ok(
+      'generate',
+      '--slot',
+      '9c',
+      '--alg',
+      'p256',
+      '--mgmt-key',
+      mgmtKey,
+      '--subject',
+      'CN=Ken CLI, O=CLI Corp',
+      '--pin',
+      NEW_PIN,
+      '--csr',
+      'req9c.pem',
+    );
     expect(pub).toContain('BEGIN PUBLIC KEY');
     await ok('generate', '--slot', '9d', '--alg', 'rsa2048', '--mgmt-key', mgmtKey);
-    await ok('csr', '--slot', '9d', '--subject', 'CN=Ken CLI, O=CLI Corp', '--out', 'req9d.pem', '--pin', NEW_PIN);
+    await ok(
+      'csr',
+      '--slot',
+      '9d',
+      '--subject',
+      'CN=Ken CLI, O=CLI Corp',
+      '--out',
+      'req9d.pem',
+      '--pin',
+      NEW_PIN,
+    );
     for (const [slot, ext] of [
       ['9c', 'sig'],
       ['9d', 'km'],
     ]) {
       const v = await openssl(['req', '-verify', '-in', wd.path(`req${slot}.pem`), '-noout']);
       expect(v.code).toBe(0);
-      await openssl(['x509', '-req', '-in', wd.path(`req${slot}.pem`), '-CA', wd.path('ca.pem'), '-CAkey', wd.path('ca.key'), '-days', '30', '-extfile', wd.path('ext.cnf'), '-extensions', ext as string, '-out', wd.path(`cert${slot}.pem`)]);
+      await openssl([
+        'x509',
+        '-req',
+        '-in',
+        wd.path(`req${slot}.pem`),
+        '-CA',
+        wd.path('ca.pem'),
+        '-CAkey',
+        wd.path('ca.key'),
+        '-days',
+        '30',
+        '-extfile',
+        wd.path('ext.cnf'),
+        '-extensions',
+        ext as string,
+        '-out',
+        wd.path(`cert${slot}.pem`),
+      ]);
       await ok('import-cert', '--slot', slot as string, '--cert', `cert${slot}.pem`, '--mgmt-key', mgmtKey);
     }
     // A certificate for another key is refused before anything is written.
@@ -99,7 +189,23 @@ describe('ssmax card', () => {
     await wd.file('mail.eml', 'Content-Type: text/plain\r\n\r\nsigned by ssmax card sign\r\n');
     const out = await ok('sign', '--in', 'mail.eml', '--out', 'mail.p7s', '--pin', NEW_PIN);
     console.log(`[cli] ${out.trim()}`);
-    const v = await openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', wd.path('mail.p7s'), '-content', wd.path('mail.eml'), '-CAfile', wd.path('ca.pem'), '-purpose', 'smimesign', '-out', wd.path('out.eml')]);
+    const v = await openssl([
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      wd.path('mail.p7s'),
+      '-content',
+      wd.path('mail.eml'),
+      '-CAfile',
+      wd.path('ca.pem'),
+      '-purpose',
+      'smimesign',
+      '-out',
+      wd.path('out.eml'),
+    ]);
     expect(v.stderr).toContain('Verification successful');
     const bad = await ssmax('sign', '--in', 'mail.eml', '--out', 'bad.p7s', '--pin', '000000');
     expect(bad.code).toBe(1);
@@ -110,10 +216,35 @@ describe('ssmax card', () => {
 
   it('the CLI-enrolled card is usable by OpenSC (pkcs11-tool signs, OpenSSL verifies)', async () => {
     await wd.file('data.txt', 'OpenSC on a card enrolled by ssmax\n');
-    const s = await run('pkcs11-tool', ['--module', PKCS11, '--login', '--pin', NEW_PIN, '--sign', '--id', '02', '-m', 'ECDSA-SHA256', '--signature-format', 'openssl', '-i', 'data.txt', '-o', 'sig.der']);
+    const s = await run('pkcs11-tool', [
+      '--module',
+      PKCS11,
+      '--login',
+      '--pin',
+      NEW_PIN,
+      '--sign',
+      '--id',
+      '02',
+      '-m',
+      'ECDSA-SHA256',
+      '--signature-format',
+      'openssl',
+      '-i',
+      'data.txt',
+      '-o',
+      'sig.der',
+    ]);
     expect(s.code).toBe(0);
     await openssl(['x509', '-in', wd.path('cert9c.pem'), '-pubkey', '-noout', '-out', wd.path('pub9c.pem')]);
-    const v = await openssl(['dgst', '-sha256', '-verify', wd.path('pub9c.pem'), '-signature', wd.path('sig.der'), wd.path('data.txt')]);
+    const v = await openssl([
+      'dgst',
+      '-sha256',
+      '-verify',
+      wd.path('pub9c.pem'),
+      '-signature',
+      wd.path('sig.der'),
+      wd.path('data.txt'),
+    ]);
     expect(v.stdout.toString()).toContain('Verified OK');
   });
 });

@@ -12,7 +12,11 @@ import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-
  * PCSCLITE_CSOCK_NAME once per process, so this file sets it before the first PC/SC context and
  * uses one private pcscd throughout (vitest runs each file in its own worker process).
  */
-function once<T>(emitter: CardWatcher, event: 'insert' | 'remove' | 'service-lost' | 'service-restored', timeoutMs = 15_000): Promise<T> {
+function once<T>(
+  emitter: CardWatcher,
+  event: 'insert' | 'remove' | 'service-lost' | 'service-restored',
+  timeoutMs = 15_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
     emitter.once(event, (arg: unknown) => {
@@ -24,7 +28,8 @@ function once<T>(emitter: CardWatcher, event: 'insert' | 'remove' | 'service-los
 
 describe('CardWatcher with real pcscd and the virtual card', () => {
   const waitRemoved = async (): Promise<void> => {
-    for (let i = 0; i < 100 && watcher.readers().some((r) => r.present); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && watcher.readers().some((r) => r.present); i++)
+      await new Promise((r) => setTimeout(r, 100));
   };
   let pcscd: PcscdHandle;
   let watcher: CardWatcher;
@@ -44,7 +49,9 @@ describe('CardWatcher with real pcscd and the virtual card', () => {
   });
 
   it('reports insert with the ATR and remove, and refuses a transaction without a card', async () => {
-    await expect(watcher.transaction(async () => 1, { reader: pcscd.readerName })).rejects.toMatchObject({ code: CardErrorCode.CARD_ABSENT });
+    await expect(watcher.transaction(async () => 1, { reader: pcscd.readerName })).rejects.toMatchObject({
+      code: CardErrorCode.CARD_ABSENT,
+    });
     const inserted = once<CardInsertEvent>(watcher, 'insert');
     const card = await startVirtualCard(pcscd);
     const ev = await inserted;
@@ -77,7 +84,8 @@ describe('CardWatcher with real pcscd and the virtual card', () => {
 
   it('prints what the same exchange costs when the card dials 127.0.0.1 (no quickack route)', async () => {
     for (const c of cards.splice(0)) await c.stop();
-    for (let i = 0; i < 50 && watcher.readers().some((r) => r.present); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && watcher.readers().some((r) => r.present); i++)
+      await new Promise((r) => setTimeout(r, 100));
     const plain = await startVirtualCard(pcscd, { host: '127.0.0.1' });
     try {
       await watcher.waitForCard({ reader: pcscd.readerName });
@@ -88,10 +96,13 @@ describe('CardWatcher with real pcscd and the virtual card', () => {
         return piv.stats;
       });
       expect(stats.apdus).toBe(21);
-      console.log(`[pcsc] without quickack: ${(stats.transmitMs / stats.apdus).toFixed(2)} ms per APDU round trip`);
+      console.log(
+        `[pcsc] without quickack: ${(stats.transmitMs / stats.apdus).toFixed(2)} ms per APDU round trip`,
+      );
     } finally {
       await plain.stop();
-      for (let i = 0; i < 50 && watcher.readers().some((r) => r.present); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && watcher.readers().some((r) => r.present); i++)
+        await new Promise((r) => setTimeout(r, 100));
     }
   });
 
@@ -108,7 +119,11 @@ describe('CardWatcher with real pcscd and the virtual card', () => {
     });
     await setup.stop({ keepDir: true });
     await waitRemoved();
-    const slow = await startVirtualCard(pcscd, { stateFile: setup.stateFile, delayIns: 0x87, delayMs: 2_500 });
+    const slow = await startVirtualCard(pcscd, {
+      stateFile: setup.stateFile,
+      delayIns: 0x87,
+      delayMs: 2_500,
+    });
     await watcher.waitForCard({ reader: pcscd.readerName });
     const before = readFileSync(slow.stateFile, 'utf8');
     const signing = watcher.transaction(async (channel) => {
@@ -141,7 +156,9 @@ describe('CardWatcher with real pcscd and the virtual card', () => {
       })
       .catch((e: unknown) => e)) as CardError;
     expect(err.code).toBe(CardErrorCode.CARD_TIMEOUT);
-    console.log(`[pcsc] silent card → ${err.code} after ${(performance.now() - t0).toFixed(0)} ms: ${err.userMessage}`);
+    console.log(
+      `[pcsc] silent card → ${err.code} after ${(performance.now() - t0).toFixed(0)} ms: ${err.userMessage}`,
+    );
     // Pulling the silent card frees pcscd's reader thread again.
     await silent.yank();
     await waitRemoved();

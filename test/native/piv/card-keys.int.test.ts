@@ -1,10 +1,21 @@
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptContent, encryptContent, signData } from '../../../smime/cms';
-import { generateProfileKeyPair, issueEmployeeKeyManagementCert, issueEmployeeSignatureCert, issueOrgCa, type CertificateAuthority } from '../../../smime/pki';
+import {
+  generateProfileKeyPair,
+  issueEmployeeKeyManagementCert,
+  issueEmployeeSignatureCert,
+  issueOrgCa,
+  type CertificateAuthority,
+} from '../../../smime/pki';
 import { CardWatcher } from '../../../native/pcsc/card-watcher';
 import { CardErrorCode } from '../../../native/pcsc/errors';
-import { CardSigner, openCardDecryptor, type PinPrompt, type PinRequest } from '../../../native/piv/card-keys';
+import {
+  CardSigner,
+  openCardDecryptor,
+  type PinPrompt,
+  type PinRequest,
+} from '../../../native/piv/card-keys';
 import { PinEntryCancelledError, WrongPinError } from '../../../native/piv/errors';
 import { PinCache } from '../../../native/piv/pin-cache';
 import { ORG_CA_SLOT, PivSession, PivSlot, type PivKeyAlgorithm } from '../../../native/piv/piv-session';
@@ -20,7 +31,9 @@ import { buildRoot, pem, validity } from '../../support/ssmax-pki';
  * OpenSSL-made RSA / ECDH key transport opens through the card's 9D key.
  */
 const DOMAIN = 'card.example.jp';
-const MIME = Buffer.from('Content-Type: text/plain; charset=utf-8\r\n\r\n社員証で署名したメール / mail signed with the staff card\r\n');
+const MIME = Buffer.from(
+  'Content-Type: text/plain; charset=utf-8\r\n\r\n社員証で署名したメール / mail signed with the staff card\r\n',
+);
 
 // One private pcscd for the file: libpcsclite reads PCSCLITE_CSOCK_NAME once per process.
 let pcscd: PcscdHandle;
@@ -54,10 +67,22 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     await watcher.waitForCard();
     wd = await workdir('ssmax-card-keys-');
     root = await buildRoot('P-256');
-    orgCa = await issueOrgCa(root, { orgName: 'Card Corp', domains: [DOMAIN], keys: await generateProfileKeyPair('P-256'), ...validity });
+    orgCa = await issueOrgCa(root, {
+      orgName: 'Card Corp',
+      domains: [DOMAIN],
+      keys: await generateProfileKeyPair('P-256'),
+      ...validity,
+    });
 
     // Enrolment as IT would do it: management key, on-card keys, certificates from the org CA.
-    const emp = { orgName: 'Card Corp', personName: 'Taro Card', staffId: 'S-0007', email: `taro@${DOMAIN}`, crlUrl: `https://ssmax.${DOMAIN}/crl`, ...validity };
+    const emp = {
+      orgName: 'Card Corp',
+      personName: 'Taro Card',
+      staffId: 'S-0007',
+      email: `taro@${DOMAIN}`,
+      crlUrl: `https://ssmax.${DOMAIN}/crl`,
+      ...validity,
+    };
     await watcher.transaction(async (channel) => {
       const piv = new PivSession(channel);
       await piv.select();
@@ -65,8 +90,12 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
       const sigPub = await piv.generateKey(PivSlot.SIGNATURE, alg);
       const kmPub = await piv.generateKey(PivSlot.KEY_MANAGEMENT, alg);
       const spki = (k: typeof sigPub) => new Uint8Array(k.export({ type: 'spki', format: 'der' }));
-      sigCert = new Uint8Array((await issueEmployeeSignatureCert(orgCa, { ...emp, publicKey: spki(sigPub) })).rawData);
-      kmCert = new Uint8Array((await issueEmployeeKeyManagementCert(orgCa, { ...emp, publicKey: spki(kmPub) })).rawData);
+      sigCert = new Uint8Array(
+        (await issueEmployeeSignatureCert(orgCa, { ...emp, publicKey: spki(sigPub) })).rawData,
+      );
+      kmCert = new Uint8Array(
+        (await issueEmployeeKeyManagementCert(orgCa, { ...emp, publicKey: spki(kmPub) })).rawData,
+      );
       await piv.writeCertificate(PivSlot.SIGNATURE, sigCert);
       await piv.writeCertificate(PivSlot.KEY_MANAGEMENT, kmCert);
       await piv.writeCertificate(ORG_CA_SLOT, new Uint8Array(orgCa.certificate.rawData));
@@ -87,7 +116,12 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     answer = '123456';
     const signer = await CardSigner.open({ watcher, pinPrompt, pinCache: cache });
     expect(Buffer.from(signer.certificate)).toEqual(Buffer.from(sigCert));
-    const cms = await signData({ content: MIME, signers: [signer], detached: true, certificates: [new Uint8Array(orgCa.certificate.rawData)] });
+    const cms = await signData({
+      content: MIME,
+      signers: [signer],
+      detached: true,
+      certificates: [new Uint8Array(orgCa.certificate.rawData)],
+    });
     const first = signer.lastStats;
     // A second signature in the same action: PIN policy "always" needs VERIFY again, the cache spares the prompt.
     const cms2 = await signData({ content: MIME, signers: [signer], detached: true });
@@ -101,12 +135,42 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     for (const [i, der] of [cms, cms2].entries()) {
       await wd.file(`sig${i}.p7s`, der);
       await wd.file('content.eml', MIME);
-      const ok = await openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', wd.path(`sig${i}.p7s`), '-content', wd.path('content.eml'), '-CAfile', wd.path('anchors.pem'), '-purpose', 'smimesign', '-out', wd.path('out.eml')]);
+      const ok = await openssl([
+        'cms',
+        '-verify',
+        '-binary',
+        '-inform',
+        'DER',
+        '-in',
+        wd.path(`sig${i}.p7s`),
+        '-content',
+        wd.path('content.eml'),
+        '-CAfile',
+        wd.path('anchors.pem'),
+        '-purpose',
+        'smimesign',
+        '-out',
+        wd.path('out.eml'),
+      ]);
       expect(ok.stderr).toContain('Verification successful');
     }
     // Tampered content must fail: the check above is able to fail.
     await wd.file('tampered.eml', Buffer.concat([MIME, Buffer.from('x')]));
-    const bad = await openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', wd.path('sig0.p7s'), '-content', wd.path('tampered.eml'), '-CAfile', wd.path('anchors.pem'), '-purpose', 'smimesign']);
+    const bad = await openssl([
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      wd.path('sig0.p7s'),
+      '-content',
+      wd.path('tampered.eml'),
+      '-CAfile',
+      wd.path('anchors.pem'),
+      '-purpose',
+      'smimesign',
+    ]);
     expect(bad.code).not.toBe(0);
   });
 
@@ -119,24 +183,58 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     await wd.file('km.pem', pem(kmCert));
     await wd.file('secret.bin', Buffer.from('0123456789abcdef0123456789abcdef'));
     if (decryptor.kind === 'rsa') {
-      const enc = await openssl(['pkeyutl', '-encrypt', '-certin', '-inkey', wd.path('km.pem'), '-in', wd.path('secret.bin')]);
+      const enc = await openssl([
+        'pkeyutl',
+        '-encrypt',
+        '-certin',
+        '-inkey',
+        wd.path('km.pem'),
+        '-in',
+        wd.path('secret.bin'),
+      ]);
       expect(enc.code).toBe(0);
       const block = Buffer.from(await decryptor.rsaRawDecrypt(new Uint8Array(enc.stdout)));
       // EME-PKCS1-v1_5: 00 02 PS 00 M
       expect(block.subarray(0, 2)).toEqual(Buffer.from([0, 2]));
       expect(block.subarray(block.indexOf(0, 2) + 1).toString()).toBe('0123456789abcdef0123456789abcdef');
     } else {
-      await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', wd.path('eph.key')]);
-      await wd.file('km-pub.pem', new X509Certificate(kmCert).publicKey.export({ type: 'spki', format: 'pem' }) as string);
-      const z = await openssl(['pkeyutl', '-derive', '-inkey', wd.path('eph.key'), '-peerkey', wd.path('km-pub.pem')]);
+      await openssl([
+        'genpkey',
+        '-algorithm',
+        'EC',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-out',
+        wd.path('eph.key'),
+      ]);
+      await wd.file(
+        'km-pub.pem',
+        new X509Certificate(kmCert).publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      );
+      const z = await openssl([
+        'pkeyutl',
+        '-derive',
+        '-inkey',
+        wd.path('eph.key'),
+        '-peerkey',
+        wd.path('km-pub.pem'),
+      ]);
       expect(z.code).toBe(0);
       const ephPub = await openssl(['pkey', '-in', wd.path('eph.key'), '-pubout', '-outform', 'DER']);
-      const jwk = createPublicKey({ key: ephPub.stdout, format: 'der', type: 'spki' }).export({ format: 'jwk' });
-      const point = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x as string, 'base64url'), Buffer.from(jwk.y as string, 'base64url')]);
+      const jwk = createPublicKey({ key: ephPub.stdout, format: 'der', type: 'spki' }).export({
+        format: 'jwk',
+      });
+      const point = Buffer.concat([
+        Buffer.of(4),
+        Buffer.from(jwk.x as string, 'base64url'),
+        Buffer.from(jwk.y as string, 'base64url'),
+      ]);
       expect(Buffer.from(await decryptor.ecdh(point))).toEqual(z.stdout);
     }
     expect(prompts).toHaveLength(1);
-    console.log(`[card ${alg}] decryption: ${decryptor.lastStats?.apdus} APDUs, host ${decryptor.lastStats?.hostMs.toFixed(1)} ms, wire+card ${decryptor.lastStats?.transmitMs.toFixed(1)} ms`);
+    console.log(
+      `[card ${alg}] decryption: ${decryptor.lastStats?.apdus} APDUs, host ${decryptor.lastStats?.hostMs.toFixed(1)} ms, wire+card ${decryptor.lastStats?.transmitMs.toFixed(1)} ms`,
+    );
   });
 
   it('opens mail enveloped to the card 9D certificate (by our core and by OpenSSL) through the card', async () => {
@@ -151,14 +249,30 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
 
     await wd.file('km.pem', pem(kmCert));
     await wd.file('mail.eml', MIME);
-    const args = alg === 'rsa2048' ? ['-aes-256-gcm', '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256'] : ['-aes-256-gcm', '-keyopt', 'ecdh_kdf_md:sha256'];
-    const enc = await openssl(['cms', '-encrypt', '-binary', '-outform', 'DER', '-in', wd.path('mail.eml'), '-recip', wd.path('km.pem'), ...args]);
+    const args =
+      alg === 'rsa2048'
+        ? ['-aes-256-gcm', '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256']
+        : ['-aes-256-gcm', '-keyopt', 'ecdh_kdf_md:sha256'];
+    const enc = await openssl([
+      'cms',
+      '-encrypt',
+      '-binary',
+      '-outform',
+      'DER',
+      '-in',
+      wd.path('mail.eml'),
+      '-recip',
+      wd.path('km.pem'),
+      ...args,
+    ]);
     expect(enc.code).toBe(0);
     const theirs = await decryptContent(new Uint8Array(enc.stdout), decryptor);
     expect(Buffer.from(theirs.content)).toEqual(MIME);
     // One prompt for the whole action (two decryptions), the cached PIN for the second.
     expect(prompts).toHaveLength(1);
-    console.log(`[card ${alg}] envelope opened through the card: ${decryptor.lastStats?.apdus} APDUs, host ${decryptor.lastStats?.hostMs.toFixed(1)} ms`);
+    console.log(
+      `[card ${alg}] envelope opened through the card: ${decryptor.lastStats?.apdus} APDUs, host ${decryptor.lastStats?.hostMs.toFixed(1)} ms`,
+    );
   });
 
   it('reports a wrong PIN with the tries left, asks once (never retries), and forgets it; cancel is its own error', async () => {
@@ -166,13 +280,17 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     const signer = await CardSigner.open({ watcher, pinPrompt, pinCache: cache });
     prompts.length = 0;
     answer = '999999';
-    const err = await signer.sign({ digest: new Uint8Array(32), data: new Uint8Array() }).catch((e: unknown) => e);
+    const err = await signer
+      .sign({ digest: new Uint8Array(32), data: new Uint8Array() })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WrongPinError);
     expect((err as WrongPinError).userMessage).toBe('Wrong PIN, 2 tries left.');
     expect(prompts).toHaveLength(1);
     expect(cache.size).toBe(0);
     answer = null;
-    await expect(signer.sign({ digest: new Uint8Array(32), data: new Uint8Array() })).rejects.toBeInstanceOf(PinEntryCancelledError);
+    await expect(signer.sign({ digest: new Uint8Array(32), data: new Uint8Array() })).rejects.toBeInstanceOf(
+      PinEntryCancelledError,
+    );
     expect(prompts.at(-1)?.triesLeft).toBe(2);
     // A right PIN resets the counter.
     answer = '123456';
@@ -191,7 +309,9 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     await card.stop({ keepDir: true });
     await removed;
     expect(cache.size).toBe(0);
-    await expect(signer.sign({ digest: new Uint8Array(32), data: new Uint8Array() })).rejects.toMatchObject({ code: CardErrorCode.CARD_ABSENT });
+    await expect(signer.sign({ digest: new Uint8Array(32), data: new Uint8Array() })).rejects.toMatchObject({
+      code: CardErrorCode.CARD_ABSENT,
+    });
     card = await startVirtualCard(pcscd, { stateFile: card.stateFile });
   });
 });

@@ -2,11 +2,23 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateProfileKeyPair, issueEmployeeKeyManagementCert, issueEmployeeSignatureCert, issueOrgCa, type CertificateAuthority } from '../../../smime/pki';
+import {
+  generateProfileKeyPair,
+  issueEmployeeKeyManagementCert,
+  issueEmployeeSignatureCert,
+  issueOrgCa,
+  type CertificateAuthority,
+} from '../../../smime/pki';
 import { x509 } from '../../../smime/x509';
 import { CardWatcher } from '../../../native/pcsc/card-watcher';
 import { ManagementKeyError, WrongPinError } from '../../../native/piv/errors';
-import { generateKeyWithCsr, importCertificate, initialiseCard, readOrgCa, writeOrgCa } from '../../../native/piv/enrollment';
+import {
+  generateKeyWithCsr,
+  importCertificate,
+  initialiseCard,
+  readOrgCa,
+  writeOrgCa,
+} from '../../../native/piv/enrollment';
 import { PivSession, PivSlot } from '../../../native/piv/piv-session';
 import { DEFAULT_MGMT_KEY } from '../../../native/virtual-card/state';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
@@ -43,7 +55,12 @@ describe('enrollment by our code, use by OpenSC', () => {
     await watcher.waitForCard();
     wd = await workdir('ssmax-enrol-');
     root = await buildRoot('P-256');
-    orgCa = await issueOrgCa(root, { orgName: 'Enrol Corp', domains: [DOMAIN], keys: await generateProfileKeyPair('P-256'), ...validity });
+    orgCa = await issueOrgCa(root, {
+      orgName: 'Enrol Corp',
+      domains: [DOMAIN],
+      keys: await generateProfileKeyPair('P-256'),
+      ...validity,
+    });
   });
   afterAll(async () => {
     watcher?.stop();
@@ -71,23 +88,50 @@ describe('enrollment by our code, use by OpenSC', () => {
   });
 
   it('generates 9C (P-256) and 9D (RSA-2048) with card-signed CSRs that OpenSSL verifies, writes certificates and the org CA', async () => {
-    const emp = { orgName: 'Enrol Corp', personName: 'Jiro Enrol', staffId: 'S-0099', email: `jiro@${DOMAIN}`, crlUrl: `https://ssmax.${DOMAIN}/crl`, ...validity };
+    const emp = {
+      orgName: 'Enrol Corp',
+      personName: 'Jiro Enrol',
+      staffId: 'S-0099',
+      email: `jiro@${DOMAIN}`,
+      crlUrl: `https://ssmax.${DOMAIN}/crl`,
+      ...validity,
+    };
     for (const { slot, algorithm, issue } of [
       { slot: PivSlot.SIGNATURE, algorithm: 'p256' as const, issue: issueEmployeeSignatureCert },
       { slot: PivSlot.KEY_MANAGEMENT, algorithm: 'rsa2048' as const, issue: issueEmployeeKeyManagementCert },
     ]) {
       const { csr } = await watcher.transaction((channel) =>
-        generateKeyWithCsr(new PivSession(channel), { slot, algorithm, subject: 'CN=Jiro Enrol, O=Enrol Corp', pin: NEW_PIN, managementKey: mgmt }),
+        generateKeyWithCsr(new PivSession(channel), {
+          slot,
+          algorithm,
+          subject: 'CN=Jiro Enrol, O=Enrol Corp',
+          pin: NEW_PIN,
+          managementKey: mgmt,
+        }),
       );
       await wd.file(`req${slot}.der`, csr);
-      const check = await openssl(['req', '-verify', '-inform', 'DER', '-in', wd.path(`req${slot}.der`), '-noout']);
-      expect(check.stderr + check.stdout.toString()).toMatch(/verify OK|Certificate request self-signature verify OK/);
+      const check = await openssl([
+        'req',
+        '-verify',
+        '-inform',
+        'DER',
+        '-in',
+        wd.path(`req${slot}.der`),
+        '-noout',
+      ]);
+      expect(check.stderr + check.stdout.toString()).toMatch(
+        /verify OK|Certificate request self-signature verify OK/,
+      );
       const request = new x509.Pkcs10CertificateRequest(csr);
       const cert = await issue(orgCa, { ...emp, publicKey: new Uint8Array(request.publicKey.rawData) });
-      await watcher.transaction((channel) => importCertificate(new PivSession(channel), slot, new Uint8Array(cert.rawData), mgmt));
+      await watcher.transaction((channel) =>
+        importCertificate(new PivSession(channel), slot, new Uint8Array(cert.rawData), mgmt),
+      );
       if (slot === PivSlot.SIGNATURE) await wd.file('cert9c.pem', pem(cert.rawData));
     }
-    await watcher.transaction((channel) => writeOrgCa(new PivSession(channel), new Uint8Array(orgCa.certificate.rawData), mgmt));
+    await watcher.transaction((channel) =>
+      writeOrgCa(new PivSession(channel), new Uint8Array(orgCa.certificate.rawData), mgmt),
+    );
     const back = await watcher.transaction((channel) => readOrgCa(new PivSession(channel)));
     expect(Buffer.from(back ?? [])).toEqual(Buffer.from(orgCa.certificate.rawData));
   });
@@ -98,14 +142,66 @@ describe('enrollment by our code, use by OpenSC', () => {
     expect(objects.stdout).toContain('CN=Jiro Enrol');
     // OpenSC lists retired-slot certificates only as the Key History object says; the org CA is not
     // a user key, so it is read by slot instead.
-    const orgCaPem = await execp('yubico-piv-tool', ['-r', 'Virtual PCD', '-a', 'read-certificate', '-s', '95'], { env });
+    const orgCaPem = await execp(
+      'yubico-piv-tool',
+      ['-r', 'Virtual PCD', '-a', 'read-certificate', '-s', '95'],
+      { env },
+    );
     expect(orgCaPem.stdout.replace(/\s+/g, '')).toContain(pem(orgCa.certificate.rawData).replace(/\s+/g, ''));
     await wd.file('data.txt', 'enrolled card, OpenSC signature\n');
-    await execp('pkcs11-tool', ['--module', PKCS11, '--login', '--pin', NEW_PIN, '--sign', '--id', '02', '-m', 'ECDSA-SHA256', '--signature-format', 'openssl', '-i', wd.path('data.txt'), '-o', wd.path('sig.der')], { env });
+    await execp(
+      'pkcs11-tool',
+      [
+        '--module',
+        PKCS11,
+        '--login',
+        '--pin',
+        NEW_PIN,
+        '--sign',
+        '--id',
+        '02',
+        '-m',
+        'ECDSA-SHA256',
+        '--signature-format',
+        'openssl',
+        '-i',
+        wd.path('data.txt'),
+        '-o',
+        wd.path('sig.der'),
+      ],
+      { env },
+    );
     await openssl(['x509', '-in', wd.path('cert9c.pem'), '-pubkey', '-noout', '-out', wd.path('pub.pem')]);
-    const ok = await openssl(['dgst', '-sha256', '-verify', wd.path('pub.pem'), '-signature', wd.path('sig.der'), wd.path('data.txt')]);
+    const ok = await openssl([
+      'dgst',
+      '-sha256',
+      '-verify',
+      wd.path('pub.pem'),
+      '-signature',
+      wd.path('sig.der'),
+      wd.path('data.txt'),
+    ]);
     expect(ok.stdout.toString()).toContain('Verified OK');
-    const wrong = await execp('pkcs11-tool', ['--module', PKCS11, '--login', '--pin', '123456', '--sign', '--id', '02', '-m', 'ECDSA-SHA256', '-i', wd.path('data.txt'), '-o', wd.path('sig2.der')], { env }).catch((e: unknown) => e);
+    const wrong = await execp(
+      'pkcs11-tool',
+      [
+        '--module',
+        PKCS11,
+        '--login',
+        '--pin',
+        '123456',
+        '--sign',
+        '--id',
+        '02',
+        '-m',
+        'ECDSA-SHA256',
+        '-i',
+        wd.path('data.txt'),
+        '-o',
+        wd.path('sig2.der'),
+      ],
+      { env },
+    ).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(Error);
   });
 });

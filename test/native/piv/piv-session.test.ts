@@ -2,7 +2,12 @@ import { createECDH, createHash, publicEncrypt, constants, randomBytes, verify }
 import { describe, expect, it } from 'vitest';
 import { encodeEmsaPkcs1v15 } from '../../../smime/keys';
 import { CardErrorCode } from '../../../native/pcsc/errors';
-import { ManagementKeyError, PinBlockedError, WrongPinError, WrongPukError } from '../../../native/piv/errors';
+import {
+  ManagementKeyError,
+  PinBlockedError,
+  WrongPinError,
+  WrongPukError,
+} from '../../../native/piv/errors';
 import { PivSession, PivSlot } from '../../../native/piv/piv-session';
 import { VirtualPivCard } from '../../../native/virtual-card/piv-card';
 import { DEFAULT_MGMT_KEY } from '../../../native/virtual-card/state';
@@ -21,7 +26,11 @@ describe('PivSession against the virtual PIV card', () => {
     const { piv } = fresh();
     await piv.select();
     expect(await piv.pinStatus()).toEqual({ verified: false, triesLeft: 3, blocked: false });
-    await expect(piv.verifyPin('000000')).rejects.toMatchObject({ triesLeft: 2, code: CardErrorCode.PIN_WRONG, userMessage: 'Wrong PIN, 2 tries left.' });
+    await expect(piv.verifyPin('000000')).rejects.toMatchObject({
+      triesLeft: 2,
+      code: CardErrorCode.PIN_WRONG,
+      userMessage: 'Wrong PIN, 2 tries left.',
+    });
     await expect(piv.verifyPin('000000')).rejects.toBeInstanceOf(WrongPinError);
     await expect(piv.verifyPin('000000')).rejects.toBeInstanceOf(PinBlockedError);
     expect(await piv.pinStatus()).toMatchObject({ blocked: true, triesLeft: 0 });
@@ -55,14 +64,20 @@ describe('PivSession against the virtual PIV card', () => {
     expect(await piv.managementKeyAlgorithm()).toBe('aes256');
     await piv.authenticateManagementKey(aes);
     await expect(piv.authenticateManagementKey(randomBytes(32))).rejects.toBeInstanceOf(ManagementKeyError);
-    await expect(piv.authenticateManagementKey(mgmt, '3des')).rejects.toMatchObject({ code: CardErrorCode.CARD_STATUS });
+    await expect(piv.authenticateManagementKey(mgmt, '3des')).rejects.toMatchObject({
+      code: CardErrorCode.CARD_STATUS,
+    });
   });
 
   it('refuses GENERATE and PUT DATA without the management key', async () => {
     const { piv } = fresh();
     await piv.select();
-    await expect(piv.generateKey(PivSlot.SIGNATURE, 'p256')).rejects.toMatchObject({ code: CardErrorCode.SECURITY_STATUS });
-    await expect(piv.writeCertificate(PivSlot.SIGNATURE, new Uint8Array(10))).rejects.toMatchObject({ code: CardErrorCode.SECURITY_STATUS });
+    await expect(piv.generateKey(PivSlot.SIGNATURE, 'p256')).rejects.toMatchObject({
+      code: CardErrorCode.SECURITY_STATUS,
+    });
+    await expect(piv.writeCertificate(PivSlot.SIGNATURE, new Uint8Array(10))).rejects.toMatchObject({
+      code: CardErrorCode.SECURITY_STATUS,
+    });
   });
 
   it('generates RSA-2048 (61xx answer), signs a chained 256-byte block, and needs the PIN before each 9C use', async () => {
@@ -73,7 +88,9 @@ describe('PivSession against the virtual PIV card', () => {
     expect(pub.asymmetricKeyDetails?.modulusLength).toBe(2048);
     const msg = Buffer.from('signed by the card');
     const block = encodeEmsaPkcs1v15('SHA-256', createHash('sha256').update(msg).digest(), 256);
-    await expect(piv.rsaRaw(PivSlot.SIGNATURE, block)).rejects.toMatchObject({ code: CardErrorCode.SECURITY_STATUS });
+    await expect(piv.rsaRaw(PivSlot.SIGNATURE, block)).rejects.toMatchObject({
+      code: CardErrorCode.SECURITY_STATUS,
+    });
     await piv.verifyPin('123456');
     const before = piv.stats.apdus;
     const sig = await piv.rsaRaw(PivSlot.SIGNATURE, block);
@@ -81,7 +98,9 @@ describe('PivSession against the virtual PIV card', () => {
     expect(piv.stats.apdus - before).toBe(3);
     expect(verify('sha256', msg, { key: pub, padding: constants.RSA_PKCS1_PADDING }, sig)).toBe(true);
     // Policy "always": the PIN was used up by that signature.
-    await expect(piv.rsaRaw(PivSlot.SIGNATURE, block)).rejects.toMatchObject({ code: CardErrorCode.SECURITY_STATUS });
+    await expect(piv.rsaRaw(PivSlot.SIGNATURE, block)).rejects.toMatchObject({
+      code: CardErrorCode.SECURITY_STATUS,
+    });
   });
 
   it('decrypts RSA in 9D and does ECDH on P-256 in 9D, matching node:crypto', async () => {
@@ -91,7 +110,10 @@ describe('PivSession against the virtual PIV card', () => {
     const rsa = await piv.generateKey(PivSlot.KEY_MANAGEMENT, 'rsa2048');
     await piv.verifyPin('123456');
     const secret = randomBytes(32);
-    const encrypted = publicEncrypt({ key: rsa, padding: constants.RSA_NO_PADDING }, Buffer.concat([Buffer.alloc(224), secret]));
+    const encrypted = publicEncrypt(
+      { key: rsa, padding: constants.RSA_NO_PADDING },
+      Buffer.concat([Buffer.alloc(224), secret]),
+    );
     const plain = await piv.rsaRaw(PivSlot.KEY_MANAGEMENT, encrypted);
     expect(Buffer.from(plain).subarray(224)).toEqual(secret);
 
@@ -100,9 +122,15 @@ describe('PivSession against the virtual PIV card', () => {
     peer.generateKeys();
     const z = await piv.ecdh(PivSlot.KEY_MANAGEMENT, peer.getPublicKey());
     const jwk = ec.export({ format: 'jwk' });
-    const cardPoint = Buffer.concat([Buffer.of(4), Buffer.from(jwk.x as string, 'base64url'), Buffer.from(jwk.y as string, 'base64url')]);
+    const cardPoint = Buffer.concat([
+      Buffer.of(4),
+      Buffer.from(jwk.x as string, 'base64url'),
+      Buffer.from(jwk.y as string, 'base64url'),
+    ]);
     expect(Buffer.from(z)).toEqual(peer.computeSecret(cardPoint));
-    await expect(piv.ecdh(PivSlot.KEY_MANAGEMENT, Buffer.concat([Buffer.of(4), randomBytes(64)]))).rejects.toMatchObject({ code: CardErrorCode.CARD_STATUS });
+    await expect(
+      piv.ecdh(PivSlot.KEY_MANAGEMENT, Buffer.concat([Buffer.of(4), randomBytes(64)])),
+    ).rejects.toMatchObject({ code: CardErrorCode.CARD_STATUS });
   });
 
   it('signs ECDSA P-256 in 9C', async () => {

@@ -24,7 +24,11 @@ describe('virtual PIV card through third-party tools', () => {
 
   const tool = async (cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> => {
     try {
-      const { stdout, stderr } = await execp(cmd, args, { env: { ...process.env, ...pcscd.env }, cwd: dir, timeout: 60_000 });
+      const { stdout, stderr } = await execp(cmd, args, {
+        env: { ...process.env, ...pcscd.env },
+        cwd: dir,
+        timeout: 60_000,
+      });
       return { ok: true, out: stdout + stderr };
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string };
@@ -43,7 +47,23 @@ describe('virtual PIV card through third-party tools', () => {
     dir = await makeWorkDir('third-party');
     pcscd = await startPcscd();
     card = await startVirtualCard(pcscd);
-    await openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=SSMAX test CA', '-days', '30');
+    await openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-subj',
+      '/CN=SSMAX test CA',
+      '-days',
+      '30',
+    );
   });
   afterAll(async () => {
     await card?.stop();
@@ -66,25 +86,82 @@ describe('virtual PIV card through third-party tools', () => {
   ]) {
     it(`generates ${alg} in ${slot}, imports a CA-issued cert, reads it back, signs (yubico-piv-tool and OpenSC), OpenSSL verifies`, async () => {
       await must(piv('-a', 'generate', '-s', slot, '-A', alg, '-o', `pub${slot}.pem`));
-      await openssl('x509', '-new', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-force_pubkey', `pub${slot}.pem`, '-subj', `/CN=Card ${slot}`, '-days', '30', '-out', `cert${slot}.pem`);
+      await openssl(
+        'x509',
+        '-new',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-force_pubkey',
+        `pub${slot}.pem`,
+        '-subj',
+        `/CN=Card ${slot}`,
+        '-days',
+        '30',
+        '-out',
+        `cert${slot}.pem`,
+      );
       await must(piv('-a', 'import-certificate', '-s', slot, '-i', `cert${slot}.pem`));
 
       const read = await must(piv('-a', 'read-certificate', '-s', slot));
       const norm = (pem: string) => pem.replace(/\s+/g, '');
       expect(norm(read)).toContain(norm(readFileSync(join(dir, `cert${slot}.pem`), 'utf8')));
 
-      const test = await must(piv('-a', 'verify-pin', '-P', '123456', '-a', 'test-signature', '-s', slot, '-i', `cert${slot}.pem`));
-      expect(test).toMatch(alg === 'RSA2048' ? /Successful RSA verification/ : /Successful ECDSA verification/);
+      const test = await must(
+        piv('-a', 'verify-pin', '-P', '123456', '-a', 'test-signature', '-s', slot, '-i', `cert${slot}.pem`),
+      );
+      expect(test).toMatch(
+        alg === 'RSA2048' ? /Successful RSA verification/ : /Successful ECDSA verification/,
+      );
 
       writeFileSync(join(dir, 'data.txt'), `mail body signed in slot ${slot}\n`);
       await must(
-        tool('pkcs11-tool', ['--module', PKCS11, '--login', '--pin', '123456', '--sign', '--id', id, '-m', mech, ...(alg === 'ECCP256' ? ['--signature-format', 'openssl'] : []), '-i', 'data.txt', '-o', `sig${slot}.bin`]),
+        tool('pkcs11-tool', [
+          '--module',
+          PKCS11,
+          '--login',
+          '--pin',
+          '123456',
+          '--sign',
+          '--id',
+          id,
+          '-m',
+          mech,
+          ...(alg === 'ECCP256' ? ['--signature-format', 'openssl'] : []),
+          '-i',
+          'data.txt',
+          '-o',
+          `sig${slot}.bin`,
+        ]),
       );
       await openssl('x509', '-in', `cert${slot}.pem`, '-pubkey', '-noout', '-out', `pk${slot}.pem`);
-      expect(await openssl('dgst', '-sha256', '-verify', `pk${slot}.pem`, '-signature', `sig${slot}.bin`, 'data.txt')).toContain('Verified OK');
+      expect(
+        await openssl(
+          'dgst',
+          '-sha256',
+          '-verify',
+          `pk${slot}.pem`,
+          '-signature',
+          `sig${slot}.bin`,
+          'data.txt',
+        ),
+      ).toContain('Verified OK');
       // The signature must not verify over other data: the check above can fail.
       writeFileSync(join(dir, 'other.txt'), 'something else\n');
-      expect((await tool('openssl', ['dgst', '-sha256', '-verify', `pk${slot}.pem`, '-signature', `sig${slot}.bin`, 'other.txt'])).ok).toBe(false);
+      expect(
+        (
+          await tool('openssl', [
+            'dgst',
+            '-sha256',
+            '-verify',
+            `pk${slot}.pem`,
+            '-signature',
+            `sig${slot}.bin`,
+            'other.txt',
+          ])
+        ).ok,
+      ).toBe(false);
     });
   }
 
