@@ -10,12 +10,15 @@ import { defineConfig } from 'vite';
  *   --mode preload  → preload.cjs (CommonJS, self-contained). A sandboxed preload may `require`
  *                     only 'electron' and a few built-ins, so the API table and zod are inlined.
  */
-const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+  dependencies: Record<string, string>;
+};
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig(({ mode }) => {
-  if (mode !== 'main' && mode !== 'preload') throw new Error('vite.electron.config.ts: use --mode main or --mode preload');
+  if (mode !== 'main' && mode !== 'preload')
+    throw new Error('vite.electron.config.ts: use --mode main or --mode preload');
   const preload = mode === 'preload';
   const external = preload ? ['electron'] : ['electron', ...nodeBuiltins, ...Object.keys(pkg.dependencies)];
   return {

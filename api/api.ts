@@ -124,4 +124,5 @@ type NamespaceOf<P extends MethodPath> = P extends `${infer N}.${string}` ? N & 
 type NameOf<P extends MethodPath> = P extends `${string}.${infer M}` ? M : never;
 type Method<P extends MethodPath> = SsmaxApi[NamespaceOf<P>][NameOf<P> & keyof SsmaxApi[NamespaceOf<P>]];
 export type MethodArgs<P extends MethodPath> = Method<P> extends (...args: infer A) => unknown ? A : never;
-export type MethodResult<P extends MethodPath> = Method<P> extends (...args: never[]) => Promise<infer R> ? R : never;
+export type MethodResult<P extends MethodPath> =
+  Method<P> extends (...args: never[]) => Promise<infer R> ? R : never;

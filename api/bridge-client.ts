@@ -33,7 +33,11 @@ export interface BridgeConnection {
  * Connects, sends the token, and resolves once the main process answered `ready`; rejects with an
  * `ApiError('Refused')` when the token or origin is refused.
  */
-export function connectBridge(url: string, token: string, createSocket: SocketFactory): Promise<BridgeConnection> {
+export function connectBridge(
+  url: string,
+  token: string,
+  createSocket: SocketFactory,
+): Promise<BridgeConnection> {
   let nextId = 1;
   let ready = false;
   const pending = new Map<number, (outcome: CallOutcome) => void>();
@@ -94,7 +98,12 @@ export function connectBridge(url: string, token: string, createSocket: SocketFa
         }
         resolveClosed({ code, reason });
         if (refusedReason !== null || code === BRIDGE_CLOSE.refused) {
-          reject(new ApiError('Refused', `the SSMAX bridge refused the connection: ${refusedReason ?? (reason || 'refused')}`));
+          reject(
+            new ApiError(
+              'Refused',
+              `the SSMAX bridge refused the connection: ${refusedReason ?? (reason || 'refused')}`,
+            ),
+          );
         } else {
           reject(new ApiError('Disconnected', `the connection to SSMAX closed (code ${code})`));
         }
@@ -104,6 +113,10 @@ export function connectBridge(url: string, token: string, createSocket: SocketFa
 }
 
 function disconnected(method?: string): CallOutcome {
-  const error = new ApiError('Disconnected', 'the connection to the SSMAX main process is closed', method === undefined ? {} : { method });
+  const error = new ApiError(
+    'Disconnected',
+    'the connection to the SSMAX main process is closed',
+    method === undefined ? {} : { method },
+  );
   return { ok: false, error: error.toValue() };
 }

@@ -19,7 +19,9 @@ export const TOKEN_FRAGMENT_KEY = 'token';
 /** Close codes in the private range 4000–4999. */
 export const BRIDGE_CLOSE = Object.freeze({ refused: 4401, protocol: 4400 });
 
-export const helloFrameSchema = z.object({ type: z.literal('hello'), token: z.string().min(1).max(200) }).strict();
+export const helloFrameSchema = z
+  .object({ type: z.literal('hello'), token: z.string().min(1).max(200) })
+  .strict();
 
 export const callFrameSchema = z
   .object({

@@ -62,7 +62,9 @@ export const METHODS: { readonly [P in MethodPath]: MethodSpec } = Object.freeze
 
 export const METHOD_PATHS: readonly MethodPath[] = Object.freeze(Object.keys(table) as MethodPath[]);
 
-export const AVAILABLE_METHODS: readonly MethodPath[] = Object.freeze(METHOD_PATHS.filter((p) => METHODS[p].available));
+export const AVAILABLE_METHODS: readonly MethodPath[] = Object.freeze(
+  METHOD_PATHS.filter((p) => METHODS[p].available),
+);
 
 export function isMethodPath(value: unknown): value is MethodPath {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(METHODS, value);

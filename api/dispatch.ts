@@ -19,7 +19,12 @@ export interface DispatchOptions {
  * validates the arguments with its schema, refuses methods this build does not implement, and turns
  * every failure into an `ApiErrorValue`.
  */
-export async function dispatch(api: SsmaxApi, method: unknown, args: unknown, opts: DispatchOptions = {}): Promise<CallOutcome> {
+export async function dispatch(
+  api: SsmaxApi,
+  method: unknown,
+  args: unknown,
+  opts: DispatchOptions = {},
+): Promise<CallOutcome> {
   if (!isMethodPath(method)) {
     const name = typeof method === 'string' ? method.slice(0, 100) : typeof method;
     return { ok: false, error: new ApiError('UnknownMethod', `unknown method: ${name}`).toValue() };
@@ -27,9 +32,18 @@ export async function dispatch(api: SsmaxApi, method: unknown, args: unknown, op
   const spec = METHODS[method];
   const parsed = spec.args.safeParse(args);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(arguments)', message: i.message }));
+    const issues = parsed.error.issues.map((i) => ({
+      path: i.path.map(String).join('.') || '(arguments)',
+      message: i.message,
+    }));
     const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-    return { ok: false, error: new ApiError('InvalidArguments', `invalid arguments for ${method}: ${summary}`, { method, issues }).toValue() };
+    return {
+      ok: false,
+      error: new ApiError('InvalidArguments', `invalid arguments for ${method}: ${summary}`, {
+        method,
+        issues,
+      }).toValue(),
+    };
   }
   if (!spec.available) return { ok: false, error: new NotAvailableYet(method).toValue() };
   try {
@@ -39,7 +53,10 @@ export async function dispatch(api: SsmaxApi, method: unknown, args: unknown, op
     if (err instanceof ApiError) return { ok: false, error: err.toValue() };
     opts.onInternalError?.(method, err);
     const message = err instanceof Error ? err.message : String(err);
-    return { ok: false, error: new ApiError('Internal', `${method} failed: ${message}`, { method }).toValue() };
+    return {
+      ok: false,
+      error: new ApiError('Internal', `${method} failed: ${message}`, { method }).toValue(),
+    };
   }
 }
 
@@ -48,6 +65,7 @@ export function methodOf(api: SsmaxApi, path: MethodPath): (...args: unknown[]) 
   const [ns, name] = path.split('.') as [keyof SsmaxApi, string];
   const namespace = api[ns] as unknown as Record<string, unknown>;
   const fn = namespace[name];
-  if (typeof fn !== 'function') throw new ApiError('Internal', `the service host does not implement ${path}`, { method: path });
+  if (typeof fn !== 'function')
+    throw new ApiError('Internal', `the service host does not implement ${path}`, { method: path });
   return (fn as (...a: unknown[]) => Promise<unknown>).bind(namespace);
 }

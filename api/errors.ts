@@ -45,7 +45,11 @@ export class ApiError extends Error {
   readonly method: string | undefined;
   readonly issues: ApiArgumentIssue[];
 
-  constructor(code: ApiErrorCode, message: string, opts: { method?: string; issues?: ApiArgumentIssue[]; cause?: unknown } = {}) {
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    opts: { method?: string; issues?: ApiArgumentIssue[]; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.method = opts.method;

@@ -68,7 +68,9 @@ export interface Folder {
   total: number;
 }
 
-export const folderRefSchema = z.object({ accountId: accountIdSchema, path: z.string().min(1).max(1000) }).strict();
+export const folderRefSchema = z
+  .object({ accountId: accountIdSchema, path: z.string().min(1).max(1000) })
+  .strict();
 export type FolderRef = z.infer<typeof folderRefSchema>;
 
 export const messageRefSchema = folderRefSchema.extend({ uid: z.number().int().positive() }).strict();
@@ -149,11 +151,7 @@ export interface AttachmentInfo {
 }
 
 export type MessageWarning =
-  | 'external'
-  | 'from-differs-from-signer'
-  | 'header-protection-mismatch'
-  | 'partially-signed'
-  | 'ppap';
+  'external' | 'from-differs-from-signer' | 'header-protection-mismatch' | 'partially-signed' | 'ppap';
 
 export interface ChainResult {
   state: TrustState;
@@ -177,7 +175,9 @@ export interface OpenedMessage {
 export const openOptionsSchema = z.object({ loadRemoteContent: z.boolean() }).strict();
 export type OpenOptions = z.infer<typeof openOptionsSchema>;
 
-export const attachmentRefSchema = z.object({ message: messageRefSchema, index: z.number().int().nonnegative() }).strict();
+export const attachmentRefSchema = z
+  .object({ message: messageRefSchema, index: z.number().int().nonnegative() })
+  .strict();
 export type AttachmentRef = z.infer<typeof attachmentRefSchema>;
 
 // ---------------------------------------------------------------- compose and send

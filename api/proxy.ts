@@ -1,4 +1,12 @@
-import type { MethodPath, SsmaxApi, SsmaxClient, SsmaxEventName, SsmaxEvents, SsmaxEventSource, Unsubscribe } from './api';
+import type {
+  MethodPath,
+  SsmaxApi,
+  SsmaxClient,
+  SsmaxEventName,
+  SsmaxEvents,
+  SsmaxEventSource,
+  Unsubscribe,
+} from './api';
 import { METHOD_PATHS, isEventName } from './channels';
 import type { CallOutcome } from './dispatch';
 import { ApiError } from './errors';
@@ -21,7 +29,9 @@ export function createApiProxy(transport: CallTransport): SsmaxApi {
  */
 export type OutcomeApi = {
   readonly [N in keyof SsmaxApi]: {
-    readonly [M in keyof SsmaxApi[N]]: SsmaxApi[N][M] extends (...args: infer A) => Promise<unknown> ? (...args: A) => Promise<CallOutcome> : never;
+    readonly [M in keyof SsmaxApi[N]]: SsmaxApi[N][M] extends (...args: infer A) => Promise<unknown>
+      ? (...args: A) => Promise<CallOutcome>
+      : never;
   };
 };
 
@@ -33,13 +43,18 @@ export function createOutcomeProxy(transport: CallTransport): OutcomeApi {
 export function apiFromOutcomes(outcomes: OutcomeApi): SsmaxApi {
   return createApiProxy((path, args) => {
     const [ns, name] = path.split('.') as [string, string];
-    const fn = (outcomes as unknown as Record<string, Record<string, (...a: unknown[]) => Promise<CallOutcome>>>)[ns]?.[name];
-    if (fn === undefined) throw new ApiError('UnknownMethod', `the preload does not expose ${path}`, { method: path });
+    const fn = (
+      outcomes as unknown as Record<string, Record<string, (...a: unknown[]) => Promise<CallOutcome>>>
+    )[ns]?.[name];
+    if (fn === undefined)
+      throw new ApiError('UnknownMethod', `the preload does not expose ${path}`, { method: path });
     return fn(...args);
   });
 }
 
-function buildNamespaces<R>(call: (path: MethodPath, args: unknown[]) => Promise<R>): Record<string, Record<string, (...args: unknown[]) => Promise<R>>> {
+function buildNamespaces<R>(
+  call: (path: MethodPath, args: unknown[]) => Promise<R>,
+): Record<string, Record<string, (...args: unknown[]) => Promise<R>>> {
   const api: Record<string, Record<string, (...args: unknown[]) => Promise<R>>> = {};
   for (const path of METHOD_PATHS) {
     const [ns, name] = path.split('.') as [string, string];
@@ -77,5 +92,8 @@ export interface PreloadBridge {
 }
 
 export function clientFromPreload(bridge: PreloadBridge): SsmaxClient {
-  return { ...apiFromOutcomes(bridge.methods), events: createEventSource((event, listener) => bridge.on(event, listener)) };
+  return {
+    ...apiFromOutcomes(bridge.methods),
+    events: createEventSource((event, listener) => bridge.on(event, listener)),
+  };
 }

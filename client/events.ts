@@ -8,7 +8,9 @@ import type { SsmaxEventName, SsmaxEventSource, SsmaxEvents, Unsubscribe } from 
 export class EventHub implements SsmaxEventSource {
   private readonly listeners = new Map<SsmaxEventName, Set<(payload: never) => void>>();
 
-  constructor(private readonly onListenerError: (event: SsmaxEventName, err: unknown) => void = () => undefined) {}
+  constructor(
+    private readonly onListenerError: (event: SsmaxEventName, err: unknown) => void = () => undefined,
+  ) {}
 
   on<E extends SsmaxEventName>(event: E, listener: (payload: SsmaxEvents[E]) => void): Unsubscribe {
     let set = this.listeners.get(event);

@@ -44,7 +44,10 @@ export class ServiceHost implements SsmaxClient {
   }
 
   static async open(opts: ServiceHostOptions): Promise<ServiceHost> {
-    const { store, problem } = await SettingsStore.open(opts.dataDir, defaultSettings(opts.defaultLanguage ?? 'en'));
+    const { store, problem } = await SettingsStore.open(
+      opts.dataDir,
+      defaultSettings(opts.defaultLanguage ?? 'en'),
+    );
     const notices: StartupNotice[] = [];
     if (problem !== undefined) {
       console.error(`ssmax: ${problem.message}`, problem.cause);
@@ -78,7 +81,8 @@ export class ServiceHost implements SsmaxClient {
       try {
         next = await this.settingsStore.update(patch);
       } catch (err) {
-        if (err instanceof SettingsWriteFailed) throw new ApiError('StorageFailed', err.message, { method: 'settings.update', cause: err });
+        if (err instanceof SettingsWriteFailed)
+          throw new ApiError('StorageFailed', err.message, { method: 'settings.update', cause: err });
         throw err;
       }
       this.events.emit('settings.changed', next);
@@ -99,11 +103,17 @@ export class ServiceHost implements SsmaxClient {
     setFlags: notYet('messages.setFlags'),
     saveAttachment: notYet('messages.saveAttachment'),
   };
-  readonly compose: SsmaxApi['compose'] = { checkPpap: notYet('compose.checkPpap'), send: notYet('compose.send') };
+  readonly compose: SsmaxApi['compose'] = {
+    checkPpap: notYet('compose.checkPpap'),
+    send: notYet('compose.send'),
+  };
   readonly outbox: SsmaxApi['outbox'] = { list: notYet('outbox.list') };
   readonly card: SsmaxApi['card'] = { status: notYet('card.status') };
   readonly pin: SsmaxApi['pin'] = { answer: notYet('pin.answer'), cancel: notYet('pin.cancel') };
-  readonly enrollment: SsmaxApi['enrollment'] = { start: notYet('enrollment.start'), cancel: notYet('enrollment.cancel') };
+  readonly enrollment: SsmaxApi['enrollment'] = {
+    start: notYet('enrollment.start'),
+    cancel: notYet('enrollment.cancel'),
+  };
   readonly report: SsmaxApi['report'] = { malicious: notYet('report.malicious') };
 }
 
@@ -115,6 +125,8 @@ function notYet(method: string): () => Promise<never> {
 
 let cachedVersion: string | undefined;
 function packageVersion(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  cachedVersion ??= (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version;
   return cachedVersion;
 }

@@ -41,9 +41,14 @@ export function registerIpcHandlers(
     ipcMain.handle(ipcChannel(method), async (event, ...args: unknown[]): Promise<CallOutcome> => {
       if (!isTrustedSender(event)) {
         log(`ipc: refused ${method} from ${event.senderFrame?.url ?? 'a destroyed frame'}`);
-        return { ok: false, error: new ApiError('Refused', 'this page may not use the SSMAX API', { method }).toValue() };
+        return {
+          ok: false,
+          error: new ApiError('Refused', 'this page may not use the SSMAX API', { method }).toValue(),
+        };
       }
-      return dispatch(host, method, args, { onInternalError: (m, err) => log(`ipc: ${m} failed: ${(err as Error)?.stack ?? String(err)}`) });
+      return dispatch(host, method, args, {
+        onInternalError: (m, err) => log(`ipc: ${m} failed: ${(err as Error)?.stack ?? String(err)}`),
+      });
     });
   }
   return () => {
@@ -52,8 +57,13 @@ export function registerIpcHandlers(
 }
 
 /** Forwards every event of the service host to one window (`webContents.send`). */
-export function forwardEvents(host: SsmaxClient, send: (channel: string, payload: unknown) => void): Unsubscribe {
-  const unsubscribes = EVENT_NAMES.map((name) => host.events.on(name, (payload) => send(ipcEventChannel(name), payload)));
+export function forwardEvents(
+  host: SsmaxClient,
+  send: (channel: string, payload: unknown) => void,
+): Unsubscribe {
+  const unsubscribes = EVENT_NAMES.map((name) =>
+    host.events.on(name, (payload) => send(ipcEventChannel(name), payload)),
+  );
   return () => unsubscribes.forEach((u) => u());
 }
 
@@ -61,9 +71,13 @@ export function forwardEvents(host: SsmaxClient, send: (channel: string, payload
  * The object the preload exposes as `window.ssmax`. Only the allow-listed channels are reachable:
  * the renderer never gets `ipcRenderer` itself, nor a way to name a channel.
  */
-export function buildPreloadBridge(ipcRenderer: Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>): PreloadBridge {
+export function buildPreloadBridge(
+  ipcRenderer: Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>,
+): PreloadBridge {
   return {
-    methods: createOutcomeProxy((method, args) => ipcRenderer.invoke(ipcChannel(method), ...args) as Promise<CallOutcome>),
+    methods: createOutcomeProxy(
+      (method, args) => ipcRenderer.invoke(ipcChannel(method), ...args) as Promise<CallOutcome>,
+    ),
     on(event: SsmaxEventName, listener: (payload: unknown) => void): Unsubscribe {
       if (!isEventName(event)) throw new Error(`unknown SSMAX event: ${String(event)}`);
       const channel = ipcEventChannel(event);

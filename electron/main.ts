@@ -17,6 +17,8 @@ const RENDERER_DIR = join(here, '..', 'renderer');
 const PRELOAD = join(here, 'preload.cjs');
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true } }]);
+// Every renderer sandboxed, whatever a future window forgets to set.
+app.enableSandbox();
 
 const windowIds = new Set<number>();
 let mainWindow: BrowserWindow | null = null;
@@ -58,6 +60,13 @@ async function start(): Promise<void> {
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
   protocol.handle(APP_SCHEME, (request) => serveRendererFile(RENDERER_DIR, request.url));
+  // Pages load nothing from the network: the app is ssmax://, mail's remote content is blocked
+  // (SPEC: blocked by default), and network work (IMAP, SMTP, org bundles) is done by the main
+  // process in Node, not through this session.
+  session.defaultSession.webRequest.onBeforeRequest(
+    { urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*', 'ftp://*/*'] },
+    (_details, callback) => callback({ cancel: true }),
+  );
 
   registerIpcHandlers(ipcMain, host, (event) => isTrustedIpcEvent(event, windowIds));
   createWindow(host);

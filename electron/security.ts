@@ -66,6 +66,9 @@ export async function serveRendererFile(rendererDir: string, requestUrl: string)
   if (info === null || !info.isFile()) return new Response(null, { status: 404 });
   return new Response(await readFile(file), {
     status: 200,
-    headers: { ...rendererSecurityHeaders(), 'content-type': STATIC_MEDIA_TYPES[extname(file)] ?? 'application/octet-stream' },
+    headers: {
+      ...rendererSecurityHeaders(),
+      'content-type': STATIC_MEDIA_TYPES[extname(file)] ?? 'application/octet-stream',
+    },
   });
 }

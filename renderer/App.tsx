@@ -48,7 +48,9 @@ export function App(): ReactNode {
   const runtime = boot.phase === 'ready' ? boot.runtime : null;
   useEffect(() => {
     if (runtime === null) return;
-    return runtime.client.events.on('settings.changed', (settings) => setBoot((b) => (b.phase === 'ready' ? { ...b, settings } : b)));
+    return runtime.client.events.on('settings.changed', (settings) =>
+      setBoot((b) => (b.phase === 'ready' ? { ...b, settings } : b)),
+    );
   }, [runtime]);
 
   const language = boot.phase === 'ready' ? boot.settings.language : guessLanguage();
@@ -84,7 +86,11 @@ function Shell({ runtime, info, lost }: { runtime: Runtime; info: AppInfo; lost:
           {notice(n.code)}
         </p>
       ))}
-      {view === 'mail' ? <MailView client={runtime.client} /> : <SettingsView client={runtime.client} info={info} />}
+      {view === 'mail' ? (
+        <MailView client={runtime.client} />
+      ) : (
+        <SettingsView client={runtime.client} info={info} />
+      )}
     </div>
   );
 }

@@ -102,7 +102,9 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     const info = await stat(file).catch(() => null);
     if (info === null || !info.isFile()) {
       if (relative === '/index.html') {
-        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('The renderer is not built: run `npm run build:renderer`.');
+        res
+          .writeHead(503, { 'content-type': 'text/plain; charset=utf-8' })
+          .end('The renderer is not built: run `npm run build:renderer`.');
       } else {
         res.writeHead(404).end();
       }
@@ -127,9 +129,11 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     };
     const path = new URL(req.url ?? '/', 'http://loopback').pathname;
     if (path !== BRIDGE_PATH) return refuse('404 Not Found', `path ${path}`);
-    if (!allowedHosts().includes(req.headers.host ?? '')) return refuse('403 Forbidden', `host ${req.headers.host ?? '(none)'}`);
+    if (!allowedHosts().includes(req.headers.host ?? ''))
+      return refuse('403 Forbidden', `host ${req.headers.host ?? '(none)'}`);
     const origin = req.headers.origin;
-    if (origin === undefined || !allowedOrigins().includes(origin)) return refuse('403 Forbidden', `origin ${origin ?? '(none)'}`);
+    if (origin === undefined || !allowedOrigins().includes(origin))
+      return refuse('403 Forbidden', `origin ${origin ?? '(none)'}`);
     wss.handleUpgrade(req, socket, head, (ws) => session(ws));
   });
 
@@ -182,7 +186,13 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       const { id, method, args } = call.data;
       void dispatch(opts.host, method, args, {
         onInternalError: (m, err) => log(`bridge: ${m} failed: ${(err as Error)?.stack ?? String(err)}`),
-      }).then((outcome) => send(outcome.ok ? { type: 'result', id, ok: true, value: outcome.value } : { type: 'result', id, ok: false, error: outcome.error }));
+      }).then((outcome) =>
+        send(
+          outcome.ok
+            ? { type: 'result', id, ok: true, value: outcome.value }
+            : { type: 'result', id, ok: false, error: outcome.error },
+        ),
+      );
     });
     ws.on('close', () => {
       clearTimeout(helloTimer);
@@ -193,11 +203,16 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   }
 
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', (err) => reject(new BridgeStartFailed(`the bridge could not listen on 127.0.0.1: ${err.message}`, { cause: err })));
+    server.once('error', (err) =>
+      reject(
+        new BridgeStartFailed(`the bridge could not listen on 127.0.0.1: ${err.message}`, { cause: err }),
+      ),
+    );
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolveListen());
   });
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new BridgeStartFailed('the bridge has no TCP address');
+  if (address === null || typeof address === 'string')
+    throw new BridgeStartFailed('the bridge has no TCP address');
   port = address.port;
   const origin = `http://127.0.0.1:${port}`;
 

@@ -21,7 +21,10 @@ export class SettingsFileCorrupt extends Error {
     readonly keptAs: string,
     cause: unknown,
   ) {
-    super(`The settings file could not be read, so the default settings are used. The unreadable file was kept as ${keptAs}.`, { cause });
+    super(
+      `The settings file could not be read, so the default settings are used. The unreadable file was kept as ${keptAs}.`,
+      { cause },
+    );
   }
 }
 
@@ -31,7 +34,9 @@ export class SettingsWriteFailed extends Error {
     readonly file: string,
     cause: unknown,
   ) {
-    super(`The settings could not be saved to ${file}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`The settings could not be saved to ${file}: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
   }
 }
 

@@ -28,9 +28,10 @@ const en = {
   'settings.about.heading': 'About SSMAX',
   'settings.about.version': 'Version',
   'settings.about.runtime': 'Running as',
-  'loading': 'Loading…',
+  loading: 'Loading…',
   'connection.failed.title': 'Cannot reach SSMAX',
-  'connection.noToken': 'This page was opened without its access token. Open the full address that SSMAX printed when it started.',
+  'connection.noToken':
+    'This page was opened without its access token. Open the full address that SSMAX printed when it started.',
   'connection.lost': 'The connection to SSMAX was lost. Restart SSMAX and open its new address.',
 } as const;
 
@@ -59,9 +60,10 @@ const ja: Record<MessageKey, string> = {
   'settings.about.heading': 'SSMAXについて',
   'settings.about.version': 'バージョン',
   'settings.about.runtime': '実行環境',
-  'loading': '読み込み中…',
+  loading: '読み込み中…',
   'connection.failed.title': 'SSMAXに接続できません',
-  'connection.noToken': 'このページはアクセス用トークンなしで開かれました。SSMAXが起動時に表示したアドレスをそのまま開いてください。',
+  'connection.noToken':
+    'このページはアクセス用トークンなしで開かれました。SSMAXが起動時に表示したアドレスをそのまま開いてください。',
   'connection.lost': 'SSMAXとの接続が切れました。SSMAXを再起動し、新しいアドレスを開いてください。',
 };
 
@@ -114,8 +116,14 @@ const runtimes: Record<Language, Record<RuntimeKind, string>> = {
 };
 
 const notices: Record<Language, Record<StartupNotice['code'], string>> = {
-  en: { SettingsFileCorrupt: 'Your settings file could not be read, so the default settings are in use. The unreadable file was kept for IT.' },
-  ja: { SettingsFileCorrupt: '設定ファイルを読み込めなかったため、初期設定を使用しています。読み込めなかったファイルはIT担当者向けに保存してあります。' },
+  en: {
+    SettingsFileCorrupt:
+      'Your settings file could not be read, so the default settings are in use. The unreadable file was kept for IT.',
+  },
+  ja: {
+    SettingsFileCorrupt:
+      '設定ファイルを読み込めなかったため、初期設定を使用しています。読み込めなかったファイルはIT担当者向けに保存してあります。',
+  },
 };
 
 export interface Dictionary {

@@ -41,11 +41,21 @@ declare global {
 export async function startRuntime(win: Window): Promise<Runtime> {
   const preload = win[EXPOSED_GLOBAL];
   if (preload !== undefined) {
-    return { kind: 'electron', client: clientFromPreload(preload), lost: new Promise<void>(() => undefined), close: () => undefined };
+    return {
+      kind: 'electron',
+      client: clientFromPreload(preload),
+      lost: new Promise<void>(() => undefined),
+      close: () => undefined,
+    };
   }
   const token = tokenFromFragment(win.location.hash);
   if (token === null) throw new MissingToken();
   const scheme = win.location.protocol === 'https:' ? 'wss:' : 'ws:';
   const conn = await connectBridge(`${scheme}//${win.location.host}${BRIDGE_PATH}`, token, browserSocket);
-  return { kind: 'browser', client: conn.client, lost: conn.closed.then(() => undefined), close: () => conn.close() };
+  return {
+    kind: 'browser',
+    client: conn.client,
+    lost: conn.closed.then(() => undefined),
+    close: () => conn.close(),
+  };
 }

@@ -6,7 +6,15 @@ import { useCall, type CallState } from './use-call';
 export type View = 'mail' | 'settings';
 
 /** The app's chrome: product, organisation, card status, and the two views. */
-export function Header({ client, view, onView }: { client: SsmaxClient; view: View; onView: (v: View) => void }): ReactNode {
+export function Header({
+  client,
+  view,
+  onView,
+}: {
+  client: SsmaxClient;
+  view: View;
+  onView: (v: View) => void;
+}): ReactNode {
   const { t } = useI18n();
   const accounts = useCall(useCallback(() => client.accounts.list(), [client]));
   const card = useCall(useCallback(() => client.card.status(), [client]));
@@ -31,10 +39,18 @@ export function Header({ client, view, onView }: { client: SsmaxClient; view: Vi
         </div>
       </dl>
       <nav className="views" aria-label={t('nav.main')}>
-        <button type="button" aria-current={view === 'mail' ? 'page' : undefined} onClick={() => onView('mail')}>
+        <button
+          type="button"
+          aria-current={view === 'mail' ? 'page' : undefined}
+          onClick={() => onView('mail')}
+        >
           {t('nav.mail')}
         </button>
-        <button type="button" aria-current={view === 'settings' ? 'page' : undefined} onClick={() => onView('settings')}>
+        <button
+          type="button"
+          aria-current={view === 'settings' ? 'page' : undefined}
+          onClick={() => onView('settings')}
+        >
           {t('nav.settings')}
         </button>
       </nav>
@@ -53,6 +69,7 @@ function OrgStatus({ accounts }: { accounts: CallState<Account[]> }): ReactNode 
 function CardStatusText({ card }: { card: CallState<CardStatus> }): ReactNode {
   const { t, cardState, error } = useI18n();
   if (card.status === 'loading') return t('loading');
-  if (card.status === 'error') return card.code === 'NotAvailableYet' ? t('header.card.unavailable') : error(card.code);
+  if (card.status === 'error')
+    return card.code === 'NotAvailableYet' ? t('header.card.unavailable') : error(card.code);
   return cardState(card.value.state);
 }

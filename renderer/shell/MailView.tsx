@@ -24,7 +24,11 @@ export function MailView({ client }: { client: SsmaxClient }): ReactNode {
         {accounts.status !== 'loading' && !hasAccount && (
           <div className="empty-state" data-testid="no-account">
             <p className="empty-title">{t('folders.noAccount.title')}</p>
-            <p>{accounts.status === 'error' && accounts.code !== 'NotAvailableYet' ? error(accounts.code) : t('folders.noAccount.body')}</p>
+            <p>
+              {accounts.status === 'error' && accounts.code !== 'NotAvailableYet'
+                ? error(accounts.code)
+                : t('folders.noAccount.body')}
+            </p>
           </div>
         )}
       </nav>

@@ -1,5 +1,12 @@
 import { useState, type ReactNode } from 'react';
-import { ApiError, LANGUAGES, type AppInfo, type ApiErrorCode, type Language, type SsmaxClient } from '../../api';
+import {
+  ApiError,
+  LANGUAGES,
+  type AppInfo,
+  type ApiErrorCode,
+  type Language,
+  type SsmaxClient,
+} from '../../api';
 import { useI18n } from '../i18n/i18n';
 import { LANGUAGE_NAMES } from '../i18n/messages';
 
@@ -36,7 +43,13 @@ export function SettingsView({ client, info }: { client: SsmaxClient; info: AppI
         <legend>{t('settings.language.legend')}</legend>
         {LANGUAGES.map((lang) => (
           <label key={lang} lang={lang}>
-            <input type="radio" name="language" value={lang} checked={shown === lang} onChange={() => choose(lang)} />
+            <input
+              type="radio"
+              name="language"
+              value={lang}
+              checked={shown === lang}
+              onChange={() => choose(lang)}
+            />
             {LANGUAGE_NAMES[lang]}
           </label>
         ))}

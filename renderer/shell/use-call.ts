@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import { ApiError, type ApiErrorCode } from '../../api';
 
-export type CallState<T> = { status: 'loading' } | { status: 'ok'; value: T } | { status: 'error'; code: ApiErrorCode };
+export type CallState<T> =
+  { status: 'loading' } | { status: 'ok'; value: T } | { status: 'error'; code: ApiErrorCode };
 
 /** Runs one API call when the component mounts (or `call` changes) and tracks its outcome. */
 export function useCall<T>(call: () => Promise<T>): CallState<T> {
@@ -11,7 +12,8 @@ export function useCall<T>(call: () => Promise<T>): CallState<T> {
     setState({ status: 'loading' });
     call().then(
       (value) => live && setState({ status: 'ok', value }),
-      (err: unknown) => live && setState({ status: 'error', code: err instanceof ApiError ? err.code : 'Internal' }),
+      (err: unknown) =>
+        live && setState({ status: 'error', code: err instanceof ApiError ? err.code : 'Internal' }),
     );
     return () => {
       live = false;

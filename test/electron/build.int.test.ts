@@ -18,7 +18,11 @@ describe('the Electron bundles', () => {
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'ssmax-electron-build-'));
     for (const mode of ['main', 'preload']) {
-      const r = spawnSync('npx', ['vite', 'build', '--config', 'vite.electron.config.ts', '--mode', mode, '--outDir', outDir], { encoding: 'utf8' });
+      const r = spawnSync(
+        'npx',
+        ['vite', 'build', '--config', 'vite.electron.config.ts', '--mode', mode, '--outDir', outDir],
+        { encoding: 'utf8' },
+      );
       if (r.status !== 0) throw new Error(`build --mode ${mode} failed:\n${r.stdout}\n${r.stderr}`);
     }
   });
@@ -53,7 +57,9 @@ describe('the Electron bundles', () => {
     expect(required).toEqual(['electron']);
     expect([...exposed.keys()]).toEqual([EXPOSED_GLOBAL]);
     const bridge = exposed.get(EXPOSED_GLOBAL) as PreloadBridge;
-    const names = Object.entries(bridge.methods).flatMap(([ns, m]) => Object.keys(m as object).map((n) => `${ns}.${n}`));
+    const names = Object.entries(bridge.methods).flatMap(([ns, m]) =>
+      Object.keys(m as object).map((n) => `${ns}.${n}`),
+    );
     expect(names.sort()).toEqual([...METHOD_PATHS].sort());
     expect(await bridge.methods.settings.update({ language: 'ja' })).toEqual({ ok: true, value: 'answer' });
     expect(invoked).toEqual([[ipcChannel('settings.update'), { language: 'ja' }]]);
@@ -61,8 +67,15 @@ describe('the Electron bundles', () => {
 
   it('main.js imports only Electron, Node built-ins and declared dependencies', async () => {
     const code = await readFile(join(outDir, 'main.js'), 'utf8');
-    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { dependencies: Record<string, string> };
-    const allowed = new Set(['electron', ...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...Object.keys(pkg.dependencies)]);
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const allowed = new Set([
+      'electron',
+      ...builtinModules,
+      ...builtinModules.map((m) => `node:${m}`),
+      ...Object.keys(pkg.dependencies),
+    ]);
     const imports = [...code.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1] as string);
     expect(imports).toContain('electron');
     expect(imports.filter((i) => !allowed.has(i) && !allowed.has(i.split('/')[0] as string))).toEqual([]);

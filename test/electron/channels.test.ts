@@ -21,12 +21,23 @@ import { buildPreloadBridge, registerIpcHandlers } from '../../electron/ipc';
  */
 describe('the channel table', () => {
   it('is frozen, and its allow-lists are frozen and without duplicates', () => {
-    for (const list of [METHODS, METHOD_PATHS, AVAILABLE_METHODS, EVENT_NAMES, IPC_METHOD_CHANNELS, IPC_EVENT_CHANNELS]) {
+    for (const list of [
+      METHODS,
+      METHOD_PATHS,
+      AVAILABLE_METHODS,
+      EVENT_NAMES,
+      IPC_METHOD_CHANNELS,
+      IPC_EVENT_CHANNELS,
+    ]) {
       expect(Object.isFrozen(list)).toBe(true);
     }
     expect(new Set(IPC_METHOD_CHANNELS).size).toBe(METHOD_PATHS.length);
-    expect(new Set([...IPC_METHOD_CHANNELS, ...IPC_EVENT_CHANNELS]).size).toBe(METHOD_PATHS.length + EVENT_NAMES.length);
-    expect(() => ((METHODS as Record<string, unknown>)['shell.openExternal'] = { available: true })).toThrow(TypeError);
+    expect(new Set([...IPC_METHOD_CHANNELS, ...IPC_EVENT_CHANNELS]).size).toBe(
+      METHOD_PATHS.length + EVENT_NAMES.length,
+    );
+    expect(() => ((METHODS as Record<string, unknown>)['shell.openExternal'] = { available: true })).toThrow(
+      TypeError,
+    );
   });
 
   it('marks as available exactly what this build implements', () => {
@@ -39,7 +50,12 @@ describe('the channel table', () => {
       handle: (channel) => void registered.push(channel),
       removeHandler: () => undefined,
     };
-    registerIpcHandlers(ipcMain, {} as never, () => false, () => undefined);
+    registerIpcHandlers(
+      ipcMain,
+      {} as never,
+      () => false,
+      () => undefined,
+    );
     expect(registered).toEqual([...IPC_METHOD_CHANNELS]);
   });
 
@@ -82,7 +98,8 @@ describe('the channel table', () => {
         const text = await readFile(file, 'utf8');
         // A channel name spelled out, or an Electron IPC call whose channel is a literal.
         if (/ssmax:(call|event):/.test(text)) offenders.push(`${file}: channel name spelled out`);
-        if (/\b(ipcMain|ipcRenderer|webContents)\s*\.\s*\w+\(\s*['"`]/.test(text)) offenders.push(`${file}: IPC call with a literal channel`);
+        if (/\b(ipcMain|ipcRenderer|webContents)\s*\.\s*\w+\(\s*['"`]/.test(text))
+          offenders.push(`${file}: IPC call with a literal channel`);
       }
     }
     expect(offenders).toEqual([]);

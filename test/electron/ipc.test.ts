@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IpcMain, IpcMainInvokeEvent, IpcRenderer, IpcRendererEvent } from 'electron';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ApiError} from '../../api';
+import type { ApiError } from '../../api';
 import { EXPOSED_GLOBAL, clientFromPreload, ipcChannel, type SsmaxClient } from '../../api';
 import { ServiceHost } from '../../client/service-host';
 import { buildPreloadBridge, forwardEvents, registerIpcHandlers } from '../../electron/ipc';
@@ -23,7 +23,10 @@ interface Frame {
 
 class InMemoryIpc {
   private readonly handlers = new Map<string, (event: IpcMainInvokeEvent, ...args: unknown[]) => unknown>();
-  private readonly rendererListeners = new Map<string, Set<(event: IpcRendererEvent, payload: unknown) => void>>();
+  private readonly rendererListeners = new Map<
+    string,
+    Set<(event: IpcRendererEvent, payload: unknown) => void>
+  >();
   /** The frame the next invoke comes from; tests switch it to simulate subframes or foreign pages. */
   senderFrame: Frame | null = { url: APP_ENTRY, parent: null };
   readonly senderId = 1;
@@ -40,7 +43,10 @@ class InMemoryIpc {
     invoke: async (channel: string, ...args: unknown[]) => {
       const handler = this.handlers.get(channel);
       if (handler === undefined) throw new Error(`No handler registered for '${channel}'`);
-      const event = { sender: { id: this.senderId }, senderFrame: this.senderFrame } as unknown as IpcMainInvokeEvent;
+      const event = {
+        sender: { id: this.senderId },
+        senderFrame: this.senderFrame,
+      } as unknown as IpcMainInvokeEvent;
       return structuredClone(await handler(event, ...structuredClone(args)));
     },
     on: (channel: string, listener: (event: IpcRendererEvent, payload: unknown) => void) => {
@@ -57,7 +63,8 @@ class InMemoryIpc {
 
   /** webContents.send */
   send(channel: string, payload: unknown): void {
-    for (const l of this.rendererListeners.get(channel) ?? []) l({} as IpcRendererEvent, structuredClone(payload));
+    for (const l of this.rendererListeners.get(channel) ?? [])
+      l({} as IpcRendererEvent, structuredClone(payload));
   }
 
   channels(): string[] {
@@ -65,10 +72,17 @@ class InMemoryIpc {
   }
 }
 
-async function electronTransport(dataDir: string): Promise<{ client: SsmaxClient; ipc: InMemoryIpc; close(): Promise<void> }> {
+async function electronTransport(
+  dataDir: string,
+): Promise<{ client: SsmaxClient; ipc: InMemoryIpc; close(): Promise<void> }> {
   const host = await ServiceHost.open({ dataDir, runtime: 'electron' });
   const ipc = new InMemoryIpc();
-  const unregister = registerIpcHandlers(ipc.ipcMain, host, (event) => event.sender.id === ipc.senderId && isTrustedFrame(event.senderFrame), () => undefined);
+  const unregister = registerIpcHandlers(
+    ipc.ipcMain,
+    host,
+    (event) => event.sender.id === ipc.senderId && isTrustedFrame(event.senderFrame),
+    () => undefined,
+  );
   const stopEvents = forwardEvents(host, (channel, payload) => ipc.send(channel, payload));
   // What the renderer does with window.ssmax.
   const client = clientFromPreload(buildPreloadBridge(ipc.ipcRenderer));
@@ -85,7 +99,12 @@ async function electronTransport(dataDir: string): Promise<{ client: SsmaxClient
 const makeDataDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'ssmax-ipc-'));
 const removeDataDir = (dir: string): Promise<void> => rm(dir, { recursive: true, force: true });
 
-apiContract('Electron IPC (preload ↔ main)', { runtime: 'electron', connect: electronTransport, makeDataDir, removeDataDir });
+apiContract('Electron IPC (preload ↔ main)', {
+  runtime: 'electron',
+  connect: electronTransport,
+  makeDataDir,
+  removeDataDir,
+});
 
 describe('Electron IPC sender checks', () => {
   let dir: string | undefined;
@@ -120,7 +139,9 @@ describe('Electron IPC sender checks', () => {
   it('answers an unknown channel with nothing: only the table is registered', async () => {
     dir = await makeDataDir();
     const t = await electronTransport(dir);
-    await expect(t.ipc.ipcRenderer.invoke('ssmax:call:shell.openExternal', 'x')).rejects.toThrow(/No handler/);
+    await expect(t.ipc.ipcRenderer.invoke('ssmax:call:shell.openExternal', 'x')).rejects.toThrow(
+      /No handler/,
+    );
     expect(t.ipc.channels()).toContain(ipcChannel('settings.update'));
     expect(EXPOSED_GLOBAL).toBe('ssmax');
     await t.close();

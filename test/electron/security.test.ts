@@ -26,9 +26,16 @@ describe('Electron shell security helpers', () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("connect-src 'none'");
     expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect((await serveRendererFile(root, `${APP_ORIGIN}/assets/app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(
+      (await serveRendererFile(root, `${APP_ORIGIN}/assets/app.js`)).headers.get('content-type'),
+    ).toMatch(/^text\/javascript/);
 
-    for (const url of [`${APP_ORIGIN}/%2e%2e/secret.txt`, `${APP_ORIGIN}/..%2fsecret.txt`, `${APP_ORIGIN}/missing.js`, 'ssmax://other/index.html']) {
+    for (const url of [
+      `${APP_ORIGIN}/%2e%2e/secret.txt`,
+      `${APP_ORIGIN}/..%2fsecret.txt`,
+      `${APP_ORIGIN}/missing.js`,
+      'ssmax://other/index.html',
+    ]) {
       expect((await serveRendererFile(root, url)).status, url).toBe(404);
     }
   });

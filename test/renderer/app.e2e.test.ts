@@ -37,9 +37,13 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ssmax-data-'));
     await mkdir(SCREENSHOTS, { recursive: true });
     // A fresh build of the current sources, into a temp dir so parallel runs never share one.
-    const built = spawnSync('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--outDir', buildDir, '--emptyOutDir'], {
-      encoding: 'utf8',
-    });
+    const built = spawnSync(
+      'npx',
+      ['vite', 'build', '--config', 'vite.renderer.config.ts', '--outDir', buildDir, '--emptyOutDir'],
+      {
+        encoding: 'utf8',
+      },
+    );
     if (built.status !== 0) throw new Error(`renderer build failed:\n${built.stdout}\n${built.stderr}`);
 
     host = await ServiceHost.open({ dataDir, runtime: 'bridge' });
@@ -67,7 +71,9 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     await page.goto(bridge.url);
     await expect.poll(() => page.locator('#folders-heading').textContent()).toBe('Folders');
     expect(await page.getByTestId('no-account').innerText()).toContain('No account yet');
-    expect(await page.getByTestId('card-status').innerText()).toBe('Card status is not available in this version yet');
+    expect(await page.getByTestId('card-status').innerText()).toBe(
+      'Card status is not available in this version yet',
+    );
     expect(await page.getByTestId('org-status').innerText()).toBe('No organisation yet');
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
     await page.screenshot({ path: join(SCREENSHOTS, 'mail-en.png') });
@@ -85,12 +91,16 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     expect(await page.getByRole('button', { name: 'メール' }).count()).toBe(1);
     await page.screenshot({ path: join(SCREENSHOTS, 'settings-ja.png') });
 
-    const onDisk = JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as { settings: { language: string } };
+    const onDisk = JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as {
+      settings: { language: string };
+    };
     expect(onDisk.settings.language).toBe('ja');
 
     await page.getByRole('button', { name: 'メール' }).click();
     expect(await page.getByTestId('no-account').innerText()).toContain('アカウントはまだありません');
-    expect(await page.getByTestId('card-status').innerText()).toBe('ICカードの状態表示は、このバージョンではまだ利用できません');
+    expect(await page.getByTestId('card-status').innerText()).toBe(
+      'ICカードの状態表示は、このバージョンではまだ利用できません',
+    );
     await page.screenshot({ path: join(SCREENSHOTS, 'mail-ja.png') });
     expect(consoleErrors).toEqual([]);
   });
@@ -130,7 +140,8 @@ describe('the renderer through the loopback bridge in Chromium', () => {
       // stays as strict as shipped.
       await page.evaluate(axeSource);
       const result = await page.evaluate(async () => {
-        const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
+        const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } })
+          .axe;
         return (await axe.run()).violations;
       });
       allViolations.push(...result.map((v) => ({ screen, ...v })));
@@ -142,7 +153,10 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     const settings = await audit('settings');
     // Every finding, minor ones included, for a human to read next to the screenshots.
     await writeFile(join(SCREENSHOTS, 'axe-violations.json'), JSON.stringify(allViolations, null, 2));
-    const summary = (vs: AxeViolation[]): string[] => vs.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    const summary = (vs: AxeViolation[]): string[] =>
+      vs.map(
+        (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+      );
     expect({ mail: summary(mail), settings: summary(settings) }).toEqual({ mail: [], settings: [] });
   });
 });

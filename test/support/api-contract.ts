@@ -53,9 +53,16 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
 
     it('app.info names the product, the package version and the runtime serving the API', async () => {
       const api = await connect();
-      const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+      const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as {
+        version: string;
+      };
       const info = await api.app.info();
-      expect(info).toMatchObject({ name: 'SSMAX', version: pkg.version, runtime: setup.runtime, notices: [] });
+      expect(info).toMatchObject({
+        name: 'SSMAX',
+        version: pkg.version,
+        runtime: setup.runtime,
+        notices: [],
+      });
       expect(info.versions.node).toBe(process.versions.node);
     });
 
@@ -65,12 +72,16 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
 
       // Awaited, not assumed ordered: Electron does not order webContents.send against invoke replies.
       let stop = (): void => undefined;
-      const announced = new Promise<Settings>((resolve) => (stop = api.events.on('settings.changed', resolve)));
+      const announced = new Promise<Settings>(
+        (resolve) => (stop = api.events.on('settings.changed', resolve)),
+      );
       expect(await api.settings.update({ language: 'ja' })).toEqual({ language: 'ja' });
       expect(await announced).toEqual({ language: 'ja' });
       stop();
 
-      const onDisk = JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as { settings: Settings };
+      const onDisk = JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as {
+        settings: Settings;
+      };
       expect(onDisk.settings.language).toBe('ja');
 
       const restarted = await connect();
@@ -88,7 +99,9 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
 
     it('refuses unknown settings keys and extra arguments', async () => {
       const api = await connect();
-      expect((await rejection(api.settings.update({ language: 'ja', colour: 'red' } as never))).code).toBe('InvalidArguments');
+      expect((await rejection(api.settings.update({ language: 'ja', colour: 'red' } as never))).code).toBe(
+        'InvalidArguments',
+      );
       const get = api.settings.get as unknown as (extra: string) => Promise<Settings>;
       expect((await rejection(get('extra'))).code).toBe('InvalidArguments');
     });

@@ -5,7 +5,10 @@ import type { SocketFactory } from '../../api';
  * `connectBridge`'s socket factory for Node: the `ws` client, sending the Origin a browser would
  * send (a Node client sends none by default, and the bridge refuses a missing Origin).
  */
-export function wsSocketFactory(origin: string | undefined, extraHeaders: Record<string, string> = {}): SocketFactory {
+export function wsSocketFactory(
+  origin: string | undefined,
+  extraHeaders: Record<string, string> = {},
+): SocketFactory {
   return (url, handlers) => {
     const ws = new WebSocket(url, { ...(origin === undefined ? {} : { origin }), headers: extraHeaders });
     ws.on('open', () => handlers.onOpen());

@@ -62,11 +62,20 @@ interface HttpAnswer {
 
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host: `127.0.0.1:${port}`, ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -79,7 +88,10 @@ function rawSocket(
 ): Promise<{ httpStatus?: number; frames: unknown[]; closeCode?: number }> {
   return new Promise((resolve) => {
     const headers: Record<string, string> = opts.host === undefined ? {} : { host: opts.host };
-    const ws = new WebSocket(bridge.socketUrl, { ...(opts.origin === undefined ? {} : { origin: opts.origin }), headers });
+    const ws = new WebSocket(bridge.socketUrl, {
+      ...(opts.origin === undefined ? {} : { origin: opts.origin }),
+      headers,
+    });
     const frames: unknown[] = [];
     ws.on('unexpected-response', (_req, res) => {
       ws.terminate();
@@ -147,19 +159,31 @@ describe('loopback bridge security', () => {
     expect((await rawSocket(bridge, { origin: 'http://attacker.example' })).httpStatus).toBe(403);
     expect((await rawSocket(bridge, { origin: `http://127.0.0.1:${bridge.port + 1}` })).httpStatus).toBe(403);
     expect((await rawSocket(bridge, {})).httpStatus).toBe(403);
-    expect((await rawSocket(bridge, { origin: bridge.origin, host: `attacker.example:${bridge.port}` })).httpStatus).toBe(403);
+    expect(
+      (await rawSocket(bridge, { origin: bridge.origin, host: `attacker.example:${bridge.port}` }))
+        .httpStatus,
+    ).toBe(403);
     expect(bridge.sessions()).toBe(0);
   });
 
   it('refuses a wrong token, and any call before the token, closing with 4401', async () => {
-    const wrong = await connectBridge(bridge.socketUrl, `${bridge.token.slice(0, -2)}xx`, wsSocketFactory(bridge.origin)).catch((e: unknown) => e);
+    const wrong = await connectBridge(
+      bridge.socketUrl,
+      `${bridge.token.slice(0, -2)}xx`,
+      wsSocketFactory(bridge.origin),
+    ).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(ApiError);
     expect((wrong as ApiError).code).toBe('Refused');
     expect((wrong as ApiError).message).toMatch(/wrong token/);
 
-    const early = await rawSocket(bridge, { origin: bridge.origin, frames: [JSON.stringify({ type: 'call', id: 1, method: 'settings.get', args: [] })] });
+    const early = await rawSocket(bridge, {
+      origin: bridge.origin,
+      frames: [JSON.stringify({ type: 'call', id: 1, method: 'settings.get', args: [] })],
+    });
     expect(early.closeCode).toBe(BRIDGE_CLOSE.refused);
-    expect(early.frames).toEqual([{ type: 'refused', reason: 'the first frame must be a hello with the token' }]);
+    expect(early.frames).toEqual([
+      { type: 'refused', reason: 'the first frame must be a hello with the token' },
+    ]);
     expect(bridge.sessions()).toBe(0);
   });
 
@@ -182,7 +206,9 @@ describe('loopback bridge security', () => {
       ws.on('close', () => resolve(frames));
     });
     expect(answer[0]).toEqual({ type: 'ready' });
-    const byId = new Map(answer.slice(1).map((f) => [(f as { id: number }).id, f as { ok: boolean; error?: { code: string } }]));
+    const byId = new Map(
+      answer.slice(1).map((f) => [(f as { id: number }).id, f as { ok: boolean; error?: { code: string } }]),
+    );
     expect(byId.get(1)?.error?.code).toBe('UnknownMethod');
     expect(byId.get(2)?.error?.code).toBe('InvalidArguments');
     expect(byId.get(3)?.ok).toBe(true);

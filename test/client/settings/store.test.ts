@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ServiceHost } from '../../../client/service-host';
-import { SETTINGS_FILE, SettingsFileCorrupt, SettingsStore, SettingsWriteFailed } from '../../../client/settings/store';
+import {
+  SETTINGS_FILE,
+  SettingsFileCorrupt,
+  SettingsStore,
+  SettingsWriteFailed,
+} from '../../../client/settings/store';
 
 describe('SettingsStore', () => {
   let dir: string;
@@ -25,14 +30,21 @@ describe('SettingsStore', () => {
     const { store } = await SettingsStore.open(dir, { language: 'en' });
     await store.update({ language: 'ja' });
     expect(await readdir(dir)).toEqual([SETTINGS_FILE]);
-    expect(JSON.parse(await readFile(join(dir, SETTINGS_FILE), 'utf8'))).toEqual({ version: 1, settings: { language: 'ja' } });
+    expect(JSON.parse(await readFile(join(dir, SETTINGS_FILE), 'utf8'))).toEqual({
+      version: 1,
+      settings: { language: 'ja' },
+    });
     const reopened = await SettingsStore.open(dir, { language: 'en' });
     expect(reopened.store.get()).toEqual({ language: 'ja' });
   });
 
   it('applies quick successive updates in order: the last one wins on disk', async () => {
     const { store } = await SettingsStore.open(dir, { language: 'en' });
-    await Promise.all([store.update({ language: 'ja' }), store.update({ language: 'en' }), store.update({ language: 'ja' })]);
+    await Promise.all([
+      store.update({ language: 'ja' }),
+      store.update({ language: 'en' }),
+      store.update({ language: 'ja' }),
+    ]);
     const reopened = await SettingsStore.open(dir, { language: 'en' });
     expect(reopened.store.get()).toEqual({ language: 'ja' });
     expect(await readdir(dir)).toEqual([SETTINGS_FILE]);
@@ -43,16 +55,21 @@ describe('SettingsStore', () => {
     ['a value outside the schema', '{"version": 1, "settings": {"language": "fr"}}'],
     ['an unknown format version', '{"version": 99, "settings": {"language": "ja"}}'],
     ['no envelope', '{"language": "ja"}'],
-  ])('a corrupt file (%s) gives defaults and a clear problem, and the original is kept as .corrupt', async (_what, content) => {
-    await writeFile(join(dir, SETTINGS_FILE), content);
-    const { store, problem } = await SettingsStore.open(dir, { language: 'en' });
-    expect(store.get()).toEqual({ language: 'en' });
-    expect(problem).toBeInstanceOf(SettingsFileCorrupt);
-    expect(problem?.message).toMatch(/could not be read.*default settings.*kept as .*settings\.json\.corrupt/);
-    expect(problem?.cause).toBeDefined();
-    expect(await readFile(join(dir, `${SETTINGS_FILE}.corrupt`), 'utf8')).toBe(content);
-    expect((await readdir(dir)).sort()).toEqual([`${SETTINGS_FILE}.corrupt`]);
-  });
+  ])(
+    'a corrupt file (%s) gives defaults and a clear problem, and the original is kept as .corrupt',
+    async (_what, content) => {
+      await writeFile(join(dir, SETTINGS_FILE), content);
+      const { store, problem } = await SettingsStore.open(dir, { language: 'en' });
+      expect(store.get()).toEqual({ language: 'en' });
+      expect(problem).toBeInstanceOf(SettingsFileCorrupt);
+      expect(problem?.message).toMatch(
+        /could not be read.*default settings.*kept as .*settings\.json\.corrupt/,
+      );
+      expect(problem?.cause).toBeDefined();
+      expect(await readFile(join(dir, `${SETTINGS_FILE}.corrupt`), 'utf8')).toBe(content);
+      expect((await readdir(dir)).sort()).toEqual([`${SETTINGS_FILE}.corrupt`]);
+    },
+  );
 
   it('a failed write is a SettingsWriteFailed with the cause, and the in-memory settings stay as they were', async () => {
     const { store } = await SettingsStore.open(dir, { language: 'en' });
@@ -76,9 +93,18 @@ describe('ServiceHost start-up with a corrupt settings file', () => {
     const host = await ServiceHost.open({ dataDir: dir, runtime: 'bridge', defaultLanguage: 'ja' });
     expect(await host.settings.get()).toEqual({ language: 'ja' });
     const info = await host.app.info();
-    expect(info.notices).toEqual([{ code: 'SettingsFileCorrupt', message: expect.stringContaining('kept as'), keptAs: join(dir, `${SETTINGS_FILE}.corrupt`) }]);
+    expect(info.notices).toEqual([
+      {
+        code: 'SettingsFileCorrupt',
+        message: expect.stringContaining('kept as'),
+        keptAs: join(dir, `${SETTINGS_FILE}.corrupt`),
+      },
+    ]);
 
     await rm(dir, { recursive: true });
-    await expect(host.settings.update({ language: 'en' })).rejects.toMatchObject({ code: 'StorageFailed', method: 'settings.update' });
+    await expect(host.settings.update({ language: 'en' })).rejects.toMatchObject({
+      code: 'StorageFailed',
+      method: 'settings.update',
+    });
   });
 });
