@@ -105,8 +105,12 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
-  it('after a restart of the service host (new bridge, new port and token), the UI comes up in Japanese', async () => {
+  it('says so when the main process goes away, and after a restart (new port and token) comes up in Japanese', async () => {
     await bridge.close();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toBe('SSMAXとの接続が切れました。SSMAXを再起動し、新しいアドレスを開いてください。');
+    await page.screenshot({ path: join(SCREENSHOTS, 'connection-lost-ja.png') });
     host = await ServiceHost.open({ dataDir, runtime: 'bridge' });
     bridge = await startBridge({ host, staticDir: buildDir });
     await page.goto(bridge.url);
