@@ -8,7 +8,11 @@ import { CliError, ExitCode, UsageError, type CommandGroup } from './command';
 const groups: Record<string, () => Promise<{ command: CommandGroup }>> = {
   authority: () => import('./commands/authority'),
   card: () => import('./commands/card'),
+  countersign: () => import('./commands/countersign'),
+  decrypt: () => import('./commands/decrypt'),
+  encrypt: () => import('./commands/encrypt'),
   org: () => import('./commands/org'),
+  sign: () => import('./commands/sign'),
   verify: () => import('./commands/verify'),
 };
 
