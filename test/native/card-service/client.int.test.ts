@@ -1,0 +1,178 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptContent, encryptContent, signData } from '../../../smime/cms';
+import {
+  generateProfileKeyPair,
+  issueEmployeeKeyManagementCert,
+  issueEmployeeSignatureCert,
+  issueOrgCa,
+  type CertificateAuthority,
+} from '../../../smime/pki';
+import { CardServiceClient, nodeServiceLauncher } from '../../../native/card-service/client';
+import { CardErrorCode } from '../../../native/pcsc/errors';
+import type { PinRequest } from '../../../native/piv/card-keys';
+import { WrongPinError } from '../../../native/piv/errors';
+import { ORG_CA_SLOT, PivSession, PivSlot } from '../../../native/piv/piv-session';
+import { VirtualPivCard } from '../../../native/virtual-card/piv-card';
+import { CardStateStore, DEFAULT_MGMT_KEY } from '../../../native/virtual-card/state';
+import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
+import { makeWorkDir, disposeWorkDir } from '../../harness/process';
+import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
+import { openssl, workdir, type Workdir } from '../../support/openssl';
+import { buildRoot, pem, validity } from '../../support/ssmax-pki';
+
+/**
+ * The card behind a service process, as the Electron app will use it (utility process): the app
+ * side never loads the PC/SC binding; a hung card costs a timeout and a service restart, not a
+ * frozen app. Here the service runs under Node's child_process.fork.
+ */
+const DOMAIN = 'svc.example.jp';
+const MIME = Buffer.from('Content-Type: text/plain\r\n\r\nsigned through the card service\r\n');
+
+describe('card service process', () => {
+  let pcscd: PcscdHandle;
+  let card: VirtualCardHandle | undefined;
+  let client: CardServiceClient;
+  let dir: string;
+  let stateFile: string;
+  let wd: Workdir;
+  let root: CertificateAuthority;
+  let orgCa: CertificateAuthority;
+  let kmCert: Uint8Array;
+  const prompts: PinRequest[] = [];
+  let answer: string | null = '123456';
+
+  beforeAll(async () => {
+    pcscd = await startPcscd();
+    dir = await makeWorkDir('card-service');
+    wd = await workdir('ssmax-card-service-');
+    stateFile = join(dir, 'card.json');
+    root = await buildRoot('P-256');
+    orgCa = await issueOrgCa(root, {
+      orgName: 'Svc Corp',
+      domains: [DOMAIN],
+      keys: await generateProfileKeyPair('P-256'),
+      ...validity,
+    });
+    // Enrol the card's state offline, through the card engine itself (no PC/SC in this process).
+    const engine = new VirtualPivCard(new CardStateStore(stateFile));
+    engine.control('power-on');
+    const piv = new PivSession(engine);
+    await piv.select();
+    await piv.authenticateManagementKey(Buffer.from(DEFAULT_MGMT_KEY, 'hex'));
+    const emp = {
+      orgName: 'Svc Corp',
+      personName: 'Saburo Service',
+      staffId: 'S-0300',
+      email: `saburo@${DOMAIN}`,
+      crlUrl: `https://ssmax.${DOMAIN}/crl`,
+      ...validity,
+    };
+    const spki = (k: Awaited<ReturnType<typeof piv.generateKey>>) =>
+      new Uint8Array(k.export({ type: 'spki', format: 'der' }));
+    const sig = await piv.generateKey(PivSlot.SIGNATURE, 'p256');
+    const km = await piv.generateKey(PivSlot.KEY_MANAGEMENT, 'p256');
+    await piv.writeCertificate(
+      PivSlot.SIGNATURE,
+      new Uint8Array((await issueEmployeeSignatureCert(orgCa, { ...emp, publicKey: spki(sig) })).rawData),
+    );
+    kmCert = new Uint8Array(
+      (await issueEmployeeKeyManagementCert(orgCa, { ...emp, publicKey: spki(km) })).rawData,
+    );
+    await piv.writeCertificate(PivSlot.KEY_MANAGEMENT, kmCert);
+    await piv.writeCertificate(ORG_CA_SLOT, new Uint8Array(orgCa.certificate.rawData));
+    await wd.file('anchors.pem', pem(root.certificate.rawData) + pem(orgCa.certificate.rawData));
+
+    client = new CardServiceClient(
+      nodeServiceLauncher({ env: { ...process.env, ...pcscd.env, SSMAX_APDU_TIMEOUT_MS: '60000' } }),
+      async (req) => {
+        prompts.push(req);
+        return answer;
+      },
+      { requestTimeoutMs: 4_000 },
+    );
+    await client.start();
+  });
+  afterAll(async () => {
+    client?.stop();
+    await card?.stop();
+    await pcscd?.stop();
+    await wd?.remove();
+    if (dir) await disposeWorkDir('card-service', dir);
+  });
+
+  it('reports insertion across the process boundary and signs mail that OpenSSL verifies', async () => {
+    const inserted = new Promise<string>((resolve) => client.once('insert', resolve));
+    card = await startVirtualCard(pcscd, { stateFile });
+    expect(await inserted).toBe(pcscd.readerName);
+    const signer = await client.openSigner();
+    expect(signer.algorithm.name).toBe('ECDSA');
+    const t0 = performance.now();
+    const cms = await signData({ content: MIME, signers: [signer], detached: true });
+    const total = performance.now() - t0;
+    expect(prompts).toHaveLength(1);
+    console.log(
+      `[card-service] signature through the service: ${signer.lastStats?.apdus} APDUs, service host ${signer.lastStats?.hostMs.toFixed(1)} ms, app-side total ${total.toFixed(1)} ms (incl. IPC, excl. PIN entry)`,
+    );
+    await wd.file('sig.p7s', cms);
+    await wd.file('mail.eml', MIME);
+    const v = await openssl([
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      wd.path('sig.p7s'),
+      '-content',
+      wd.path('mail.eml'),
+      '-CAfile',
+      wd.path('anchors.pem'),
+      '-purpose',
+      'smimesign',
+    ]);
+    expect(v.stderr).toContain('Verification successful');
+  });
+
+  it('opens mail enveloped to 9D through the service with the cached PIN', async () => {
+    const decryptor = await client.openDecryptor();
+    const opened = await decryptContent(encryptContent({ content: MIME, recipients: [kmCert] }), decryptor);
+    expect(Buffer.from(opened.content)).toEqual(MIME);
+    expect(prompts).toHaveLength(1);
+  });
+
+  it('brings a wrong PIN back as a typed WrongPinError with the tries left', async () => {
+    await client.clearPin();
+    answer = '000000';
+    const signer = await client.openSigner();
+    const err = await signer
+      .sign({ digest: new Uint8Array(32), data: new Uint8Array() })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WrongPinError);
+    expect((err as WrongPinError).triesLeft).toBe(2);
+    answer = '123456';
+  });
+
+  it('restarts a service stuck on a silent card and answers with a timeout, never a hang', async () => {
+    await card?.stop();
+    card = await startVirtualCard(pcscd, { stateFile, silentIns: 0x87 });
+    await new Promise((r) => setTimeout(r, 500));
+    const restarted = new Promise<void>((resolve) => client.once('restarted', () => resolve()));
+    const signer = await client.openSigner();
+    const t0 = performance.now();
+    const err = (await signer
+      .sign({ digest: new Uint8Array(32), data: new Uint8Array() })
+      .catch((e: unknown) => e)) as { code?: number };
+    expect(err.code).toBe(CardErrorCode.CARD_TIMEOUT);
+    await restarted;
+    console.log(
+      `[card-service] silent card: timeout after ${(performance.now() - t0).toFixed(0)} ms, service restarted`,
+    );
+    // Pull the silent card, insert a working one: the fresh service signs.
+    await card.yank();
+    card = await startVirtualCard(pcscd, { stateFile });
+    const again = await client.openSigner();
+    const sig = await again.sign({ digest: new Uint8Array(32), data: new Uint8Array() });
+    expect(sig[0]).toBe(0x30);
+  });
+});
