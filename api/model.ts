@@ -115,25 +115,74 @@ export interface MessagePage {
 // ---------------------------------------------------------------- open: the chain result
 
 /**
- * Placeholder for the chain result model, aligned with SPEC §4–§5. The S/MIME core (`smime/`)
- * owns the real model; the client maps it onto this serialisable DTO. Fields may grow; the
- * state words will not change.
+ * The chain result as it crosses the API: a serialisable mirror of `MessageVerification` in
+ * smime/chain/model.ts (SPEC §4–§5), which this folder may not import. The client maps the core's
+ * result onto it (dates as ISO strings, bytes left behind); the words — states, roles, statuses,
+ * reason codes — are the core's, so the UI never invents a state the core did not return.
  */
-export type ChainLinkRole = 'sender' | 'sending-org' | 'receiving-org' | 'forwarder' | 'forwarder-org';
-export type ChainLinkStatus = 'valid' | 'invalid' | 'revoked' | 'expired' | 'untrusted' | 'missing';
+export type ChainLinkRole =
+  | 'sender'
+  | 'sending-org'
+  | 'receiving-org'
+  | 'single-org'
+  | 'forwarder'
+  | 'forwarder-org'
+  | 'external-org'
+  | 'additional-signer';
+export type ChainLinkStatus = 'valid' | 'invalid' | 'untrusted' | 'revoked' | 'expired' | 'not-checked';
+
+/** A reason code of the core (smime/chain README has the table) and one plain sentence. */
+export interface ChainReason {
+  code: string;
+  message: string;
+}
+
+export interface CertificateSummary {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  sha256: string;
+  notBefore: string;
+  notAfter: string;
+  ssmaxRole?: string;
+}
 
 export interface ChainLink {
-  /** ① sender, ② sending org, ③ receiving org, ④ ⑤ for forwards. */
+  /** ① sender, ② sending org, ③ receiving org, ④ ⑤ for forwards; see smime/chain/model.ts. */
   role: ChainLinkRole;
   status: ChainLinkStatus;
-  /** The signer certificate's subject (person and staff ID, or the org). */
+  /** The signer certificate's subject DN. */
   subject: string;
-  /** rfc822Name for a person, or the org's domain. */
-  email: string;
+  /** rfc822Name of a person's certificate. */
+  email?: string;
+  /** dNSName(s) of an org certificate. */
+  domains: string[];
+  orgName?: string;
+  staffId?: string;
   signingTime?: string;
-  certificate?: { serial: string; issuer: string; notBefore: string; notAfter: string; sha256: string };
-  /** Why the link is not valid, one plain sentence each; empty when valid. */
-  reasons: string[];
+  /** Leaf first, for "certificate details on demand". */
+  path: CertificateSummary[];
+  /** Why the link is not valid; empty when valid. */
+  reasons: ChainReason[];
+  /** Facts that do not change the status. */
+  notes: ChainReason[];
+}
+
+export interface ChainResult {
+  state: TrustState;
+  /** Why the state is not `verified`; empty when verified. */
+  reasons: ChainReason[];
+  /** Non-fatal findings (e.g. a Subject that differs from the protected one). */
+  warnings: ChainReason[];
+  links: ChainLink[];
+  displayedFrom?: { name: string; address: string };
+  partiallySigned: boolean;
+  /** Mail from outside SSMAX, marked so by the receiving org: never shown like member mail. */
+  external: boolean;
+  /** Outer authentication results for external mail (SPEC §5), as reported by the receiving org. */
+  externalAuth?: { spf?: string; dkim?: string; dmarc?: string };
+  /** Forwarded messages inside, each verified on its own. */
+  forwards: ChainResult[];
 }
 
 export type Verdict = 'Safe' | 'Danger' | 'Unsupported' | 'Error';
@@ -148,17 +197,6 @@ export interface AttachmentInfo {
   verdicts: { by: ChainLinkRole; verdict: Verdict; reason?: string }[];
   /** False for Danger: the client refuses to save it. */
   savable: boolean;
-}
-
-export type MessageWarning =
-  'external' | 'from-differs-from-signer' | 'header-protection-mismatch' | 'partially-signed' | 'ppap';
-
-export interface ChainResult {
-  state: TrustState;
-  links: ChainLink[];
-  warnings: MessageWarning[];
-  /** Outer authentication results for external mail (SPEC §5), as reported by the receiving org. */
-  externalAuth?: { spf?: string; dkim?: string; dmarc?: string };
 }
 
 export interface OpenedMessage {
