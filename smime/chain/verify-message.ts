@@ -57,6 +57,26 @@ interface Context {
   readonly ownOrgCa: string | undefined;
   readonly recipient: string | undefined;
   readonly forwardDepth: number;
+  /** Parsed certificates by DER, shared by all links and forwards of one verification. */
+  readonly certCache: Map<string, CertInfo | null>;
+}
+
+function certInfo(ctx: Context, der: Uint8Array): CertInfo | undefined {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  let hit = ctx.certCache.get(key);
+  if (hit === undefined) {
+    try {
+      hit = readCertInfo(der);
+    } catch {
+      hit = null;
+    }
+    ctx.certCache.set(key, hit);
+  }
+  return hit ?? undefined;
+}
+
+function certInfos(ctx: Context, ders: readonly Uint8Array[]): CertInfo[] {
+  return ders.flatMap((d) => certInfo(ctx, d) ?? []);
 }
 
 /** Verifies a complete message (wire bytes). Never throws. */
@@ -85,6 +105,7 @@ export async function verifyMessage(raw: Uint8Array, options: VerifyMessageOptio
       ownOrgCa: undefined,
       recipient: options.recipient,
       forwardDepth: 0,
+      certCache: new Map(),
     };
   } catch (cause) {
     return failed([errorReason(cause)]);
@@ -196,10 +217,10 @@ async function evaluate(check: SignatureCheck, sd: SignedDataResult, ctx: Contex
     reasons.push(reason('link-order', `This countersignature (${time.toISOString()}) is older than the signature it countersigns (${parentTime.toISOString()}).`));
   if (check.certificate) {
     try {
-      cert = readCertInfo(check.certificate);
+      cert = certInfo(ctx, check.certificate) ?? readCertInfo(check.certificate);
       path = await validatePath(cert, {
         anchors: ctx.anchors,
-        intermediates: readCertInfos([...sd.certificates, ...ctx.extra]),
+        intermediates: certInfos(ctx, [...sd.certificates, ...ctx.extra]),
         crls: ctx.crls,
         time,
         now: ctx.now,
@@ -308,7 +329,7 @@ async function verifyInner(raw: Uint8Array, ctx: Context): Promise<MessageVerifi
   let forwarderOrgCa: string | undefined;
   let forwarderAddress: string | undefined;
   if (top) {
-    const topCertRole = top.certificate ? safeRole(top.certificate) : undefined;
+    const topCertRole = top.certificate ? certInfo(ctx, top.certificate)?.ssmaxRole : undefined;
     const marksExternal = topCertRole === 'org-signing' && top.attestation?.hop === 'receiving-org';
     const first = await evaluate(top, sd, ctx, marksExternal ? 'org-signing' : 'employee-signature', undefined);
     const chain: Evaluated[] = [first];
@@ -418,14 +439,6 @@ function checkRecipient(e: Evaluated, ctx: Context): void {
   const rcpt = e.link.envelope?.rcptTo;
   if (ctx.recipient && rcpt && !rcpt.some((r) => sameAddress(r, ctx.recipient ?? ''))) {
     e.link.reasons.push(reason('recipient-not-in-envelope', `Your organisation delivered this message to ${rcpt.join(', ')}, not to ${ctx.recipient}.`));
-  }
-}
-
-function safeRole(der: Uint8Array): string | undefined {
-  try {
-    return readCertInfo(der).ssmaxRole;
-  } catch {
-    return undefined;
   }
 }
 
