@@ -172,6 +172,13 @@ export class Org {
     }
     if (config.version !== 1) throw new OrgSetupError(`${dir}/org.json has an unknown version.`);
     const keys = await openKeyStore(config.keyStore, dir, secrets);
+    // Every configured key must be there now: a node must fail at startup, not at its first mail.
+    try {
+      for (const id of [config.keys.ca, config.keys.signing, ...config.keys.encryption]) await keys.get(id);
+    } catch (err) {
+      await keys.close();
+      throw err;
+    }
     const directory = SqliteMemberDirectory.open(join(dir, 'directory.sqlite'), options.now ? { now: options.now } : {});
     return new Org(dir, config, keys, directory, options.now ?? (() => new Date()));
   }

@@ -60,7 +60,8 @@ export function hostPort(values: Values, name: string): { host: string; port: nu
   if (v === undefined) return undefined;
   const m = /^(.+):(\d{1,5})$/.exec(v);
   const port = Number(m?.[2]);
-  if (!m || port < 1 || port > 65535) throw new UsageError(`--${name} must be host:port`);
+  // Port 0 (any free port) only makes sense for listening.
+  if (!m || port < (name === 'listen' ? 0 : 1) || port > 65535) throw new UsageError(`--${name} must be host:port`);
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 

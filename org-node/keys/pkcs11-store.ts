@@ -88,6 +88,9 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
   readonly #lib: Pkcs11Types.PKCS11;
   readonly #session: Buffer;
   #closed = false;
+  // A session runs one cryptographic operation at a time (C_SignInit … C_Sign): async callers
+  // (concurrent enrollments, parallel mail) queue here instead of getting CKR_OPERATION_ACTIVE.
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(modulePath: string, lib: Pkcs11Types.PKCS11, session: Buffer) {
     this.#modulePath = modulePath;
@@ -215,6 +218,7 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
     const key = this.#privateHandle(id);
     const lib = this.#lib;
     const session = this.#session;
+    const exclusive = <T>(op: () => Promise<T>): Promise<T> => this.#exclusive(op);
     if (info.algorithm === 'RSA-2048') {
       return {
         kind: 'rsa',
@@ -223,8 +227,10 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
         async rsaRawDecrypt(block: Uint8Array): Promise<Uint8Array> {
           if (block.length !== 256) throw new KeyOperationError('The RSA input block does not have the modulus length.');
           try {
-            lib.C_DecryptInit(session, { mechanism: pkcs11js.CKM_RSA_X_509 }, key);
-            const out = await lib.C_DecryptAsync(session, Buffer.from(block), Buffer.alloc(256));
+            const out = await exclusive(async () => {
+              lib.C_DecryptInit(session, { mechanism: pkcs11js.CKM_RSA_X_509 }, key);
+              return lib.C_DecryptAsync(session, Buffer.from(block), Buffer.alloc(256));
+            });
             const result = new Uint8Array(256);
             result.set(out, 256 - out.length);
             return result;
@@ -291,12 +297,20 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
     return async (digest) => {
       try {
         const input = algorithm === 'P-256' ? Buffer.from(digest) : Buffer.from(encodeDigestInfo('SHA-256', digest));
-        this.#lib.C_SignInit(this.#session, { mechanism: algorithm === 'P-256' ? pkcs11js.CKM_ECDSA : pkcs11js.CKM_RSA_PKCS }, key);
-        return new Uint8Array(await this.#lib.C_SignAsync(this.#session, input, Buffer.alloc(512)));
+        return await this.#exclusive(async () => {
+          this.#lib.C_SignInit(this.#session, { mechanism: algorithm === 'P-256' ? pkcs11js.CKM_ECDSA : pkcs11js.CKM_RSA_PKCS }, key);
+          return new Uint8Array(await this.#lib.C_SignAsync(this.#session, input, Buffer.alloc(512)));
+        });
       } catch (cause) {
         throw new KeyOperationError('The token refused to sign.', { cause });
       }
     };
+  }
+
+  #exclusive<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(op, op);
+    this.#queue = run.catch(() => undefined);
+    return run;
   }
 
   #privateHandle(id: string): Buffer {

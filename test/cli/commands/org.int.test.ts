@@ -1,4 +1,4 @@
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyOrgBundle } from '../../../org-node/bundle/verify';
@@ -283,6 +283,14 @@ describe('ssmax authority and ssmax org', () => {
     await writeFile(join(dir('orgB-missing'), 'org.json'), JSON.stringify(config));
     const missing = await ssmax(['org', 'bundle', '--dir', dir('orgB-missing'), '--out', join(wd.dir, 'x.p7s'), ...withPin()], env);
     expect(missing.stderr.trim()).toBe(`ssmax: No PKCS#11 token labelled "unplugged" in ${token.modulePath}.`);
+
+    // A key file gone missing is named at startup.
+    await cp(dir('orgA'), dir('orgA-broken'), { recursive: true });
+    const signingKey = (JSON.parse(await readFile(join(dir('orgA'), 'org.json'), 'utf8')) as { keys: { signing: string } }).keys.signing;
+    await rm(join(dir('orgA-broken'), 'keys', `${signingKey}.key.pem`));
+    const broken = await ssmax(['org', 'serve', '--dir', dir('orgA-broken'), '--insecure-http', '--listen', '127.0.0.1:0', ...withPassphrase()], env);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr.trim()).toBe(`ssmax: The private key file of org key ${signingKey} is missing from ${join(dir('orgA-broken'), 'keys')}.`);
 
     const noTls = await ssmax(['org', 'serve', '--dir', dir('orgA'), ...withPassphrase()], env);
     expect(noTls.code).toBe(2);

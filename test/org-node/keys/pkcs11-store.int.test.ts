@@ -4,6 +4,7 @@ import { Pkcs11OrgKeyStore, TokenUnavailableError } from '../../../org-node/keys
 import { WrongSecretError } from '../../../org-node/keys/store';
 import type { CertificateAuthority } from '../../../smime/pki';
 import { initSoftHsmToken, type SoftHsmHandle } from '../../harness/softhsm';
+import { x509 } from '../../../smime/x509';
 import { buildRoot } from '../../support/ssmax-pki';
 import { checkStoreRoundTrip } from './key-store-checks';
 
@@ -88,5 +89,23 @@ describe('Pkcs11OrgKeyStore on SoftHSM2', () => {
     const noModule = await Pkcs11OrgKeyStore.open({ modulePath: '/nonexistent/libpkcs11.so', tokenLabel: 'x', pin: '1' }).catch((e: unknown) => e);
     expect(noModule).toBeInstanceOf(TokenUnavailableError);
     expect((noModule as TokenUnavailableError).userMessage).toMatch(/Cannot load the PKCS#11 module/);
+  });
+});
+
+describe('Pkcs11OrgKeyStore under concurrent use', () => {
+  it('serialises operations on its session: 20 parallel token signatures all verify', async () => {
+    const store = await open();
+    try {
+      const ca = await store.generate('ca', 'RSA-2048');
+      const key = await store.issuingKey(ca.id);
+      // The token-backed key signs through @peculiar/x509's crypto provider, as the PKI builders use it.
+      const subtle = x509.cryptoProvider.get().subtle;
+      const data = new TextEncoder().encode('to be signed by the org CA');
+      const signatures = await Promise.all(Array.from({ length: 20 }, () => subtle.sign({ name: 'RSASSA-PKCS1-v1_5' }, key, data)));
+      const publicKey = await crypto.subtle.importKey('spki', ca.spki, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']);
+      for (const signature of signatures) expect(await crypto.subtle.verify({ name: 'RSASSA-PKCS1-v1_5' }, publicKey, signature, data)).toBe(true);
+    } finally {
+      await store.close();
+    }
   });
 });
