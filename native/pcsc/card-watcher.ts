@@ -289,6 +289,15 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
 
   private async connect(name: string, reader: PcscReader): Promise<CardChannel> {
     const deadline = Date.now() + (this.options.connectRetryMs ?? 3_000);
+    // The binding reuses a handle it still believes connected (a channel abandoned after a
+    // timeout is still disconnecting): wait for it rather than transmit on a dead handle.
+    while (reader.connected) {
+      if (Date.now() >= deadline)
+        throw new CardCommunicationError({
+          detail: `${name}: an earlier operation still holds the card; remove and reinsert it`,
+        });
+      await new Promise((r) => setTimeout(r, 50));
+    }
     for (;;) {
       try {
         const protocol = await new Promise<number>((resolve, reject) =>
@@ -296,6 +305,8 @@ export class CardWatcher extends EventEmitter<CardWatcherEvents> {
             err ? reject(err) : resolve(p),
           ),
         );
+        if (typeof protocol !== 'number')
+          throw new CardCommunicationError({ detail: `${name}: connected without a protocol` });
         return new CardChannel(name, reader, protocol, this.options.apduTimeoutMs ?? 15_000);
       } catch (err) {
         if (pcscCodeOf(err) === SCARD.E_SHARING_VIOLATION && Date.now() < deadline) {
@@ -358,9 +369,12 @@ export class CardChannel implements ApduTransport {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    // A transmit that timed out still holds the binding's reader mutex; disconnecting would queue
-    // behind it forever. Leave it: pcscd drops the handle when the card or the process goes.
-    if (this.broken instanceof CardTimeoutError) return;
+    // A transmit that timed out still holds the binding's reader mutex: the disconnect queues behind
+    // it and completes once the card answers or is pulled. Do not wait for that here.
+    if (this.broken instanceof CardTimeoutError) {
+      this.reader.disconnect(this.reader.SCARD_RESET_CARD, () => undefined);
+      return;
+    }
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 5_000);
       this.reader.disconnect(this.reader.SCARD_RESET_CARD, () => {

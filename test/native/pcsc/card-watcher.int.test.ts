@@ -159,9 +159,22 @@ describe('CardWatcher with real pcscd and the virtual card', () => {
     console.log(
       `[pcsc] silent card → ${err.code} after ${(performance.now() - t0).toFixed(0)} ms: ${err.userMessage}`,
     );
-    // Pulling the silent card frees pcscd's reader thread again.
+    // Pulling the silent card frees pcscd's reader thread again, and the next card works.
     await silent.yank();
     await waitRemoved();
+    const next = await startVirtualCard(pcscd);
+    try {
+      await watcher.waitForCard({ reader: pcscd.readerName });
+      const status = await watcher.transaction(async (channel) => {
+        const piv = new PivSession(channel);
+        await piv.select();
+        return piv.pinStatus();
+      });
+      expect(status.triesLeft).toBe(3);
+    } finally {
+      await next.stop();
+      await waitRemoved();
+    }
   });
 
   it('recovers when pcscd restarts: service-lost, service-restored, the card comes back and works', async () => {
