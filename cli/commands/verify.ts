@@ -30,8 +30,9 @@ async function readInput(path: string, what: string): Promise<Buffer> {
 const ORDINALS = ['①', '②', '③', '④', '⑤', '⑥', '⑦', '⑧'];
 
 function who(l: ChainLink): string {
-  if (l.email) return `${l.subject || '?'} <${l.email}>${l.staffId ? ` staff ${l.staffId}` : ''}`;
-  if (l.domains.length) return `${l.orgName ?? l.subject} (${l.domains.join(', ')})`;
+  const org = l.orgName ? `, ${l.orgName}` : '';
+  if (l.email) return `${l.name ?? l.subject} <${l.email}>${l.staffId ? ` (staff ${l.staffId}${org})` : org ? ` (${org.slice(2)})` : ''}`;
+  if (l.domains.length) return `${l.orgName ?? l.name ?? l.subject} (${l.domains.join(', ')})`;
   return l.subject || '(unknown signer)';
 }
 
@@ -70,6 +71,7 @@ export function toJson(r: MessageVerification): unknown {
       role: l.role,
       status: l.status,
       subject: l.subject,
+      name: l.name,
       email: l.email,
       domains: l.domains,
       orgName: l.orgName,

@@ -125,6 +125,8 @@ export interface ChainLink {
   readonly position: readonly number[];
   /** Subject DN of the signer certificate ('' when unknown). */
   readonly subject: string;
+  /** Subject CN: the person's name, or the org key's name. */
+  readonly name: string | undefined;
   /** rfc822Name of a person's certificate. */
   readonly email: string | undefined;
   /** dNSName(s) of an org certificate (the org's domains). */

@@ -239,6 +239,7 @@ async function evaluate(check: SignatureCheck, sd: SignedDataResult, ctx: Contex
     link: {
       position: check.path,
       subject: cert?.subject ?? '',
+      name: cert?.commonName,
       email: cert?.emails[0],
       domains: cert?.dnsNames ?? [],
       orgName: cert?.orgName,
