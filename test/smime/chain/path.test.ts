@@ -174,4 +174,12 @@ describe('public vectors (ordinary S/MIME with the RFC 9216 LAMPS CA)', () => {
     expect(r.content?.encrypted).toBe(true);
     expect(r.links[0]?.status).toBe('valid');
   });
+
+  it('RFC 4134 4.8 / 4.9 (DSA and SHA-1, 1999 era) are deliberately rejected: failed', async () => {
+    for (const name of ['4.8.eml', '4.9.eml']) {
+      const r = await verifyMessage(fixture(`rfc4134/${name}`), { trustAnchors: [fixture('rfc4134/CarlRSASelf.cer'), fixture('rfc4134/CarlDSSSelf.cer')], at: new Date('2005-01-01Z') });
+      expect(r.state).toBe('failed');
+      expect(r.reasons.map((x) => x.code)).toEqual(expect.arrayContaining(['unsupported-algorithm', 'weak-algorithm']));
+    }
+  });
 });
