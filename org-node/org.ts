@@ -275,6 +275,14 @@ export class Org {
         actor,
       );
     }
+    // One person, one staff card: the certificates of a previous card are superseded now. (Its old
+    // 9D certificate stays in the history; revocation does not stop decrypting old mail.)
+    const issued = new Set([signature.serialNumber, keyManagement.serialNumber].map((s) => s.toLowerCase().replace(/^(00)+/, '')));
+    let superseded = 0;
+    for (const old of await this.directory.certificates(member.address)) {
+      if (!old.revokedAt && !issued.has(old.serial)) superseded += (await this.directory.revokeCertificate(old.serial, 'superseded', actor)) ? 1 : 0;
+    }
+    if (superseded > 0) await this.reissueCrl();
     return { signature: new Uint8Array(signature.rawData), keyManagement: new Uint8Array(keyManagement.rawData), chain: [await this.orgCaCertificate(), await this.rootCertificate()] };
   }
 

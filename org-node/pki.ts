@@ -1,4 +1,4 @@
-import type { webcrypto } from 'node:crypto';
+import { createPublicKey, type webcrypto } from 'node:crypto';
 import { x509 } from '../smime/x509';
 import { OrgNodeError } from './errors';
 import type { OrgKeyAlgorithm } from './keys/store';
@@ -55,6 +55,10 @@ export async function checkCsr(der: Uint8Array, what = 'certificate request'): P
   }
   const spki = new Uint8Array(csr.publicKey.rawData);
   const algorithm = algorithmOfSpki(spki);
+  if (algorithm === 'RSA-2048') {
+    const bits = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < 2048) throw new CsrError(`The ${what} has an RSA key of ${bits} bits; the SSMAX profile needs at least 2048.`);
+  }
   let ok = false;
   try {
     ok = await csr.verify();

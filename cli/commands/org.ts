@@ -21,6 +21,7 @@ const usage = `usage: ssmax org <command> --dir <dir> [options]
   member show     --dir <d> --address <a>
   member suspend  --dir <d> --address <a>          revokes the member's certificates (on hold)
   member revoke   --dir <d> --address <a> [--reason keyCompromise|affiliationChanged|cessationOfOperation]
+  member reactivate --dir <d> --address <a>       lifts a suspension (old certificates stay revoked)
   revoke-cert     --dir <d> --serial <hex> [--reason keyCompromise]   one certificate (a lost card)
   enroll-code     --dir <d> --address <a> [--ttl-hours 24]   one-time code for the enrollment API
   rollover        --dir <d>                       new org encryption key; old keys keep decrypting
@@ -169,6 +170,12 @@ async function member(args: string[]): Promise<ExitCode> {
       if (sub === 'suspend' && r) throw new UsageError('suspend takes no --reason (certificates are put on hold)');
       const n = await withOrg(values, (org) => org.setMemberStatus(required(values, 'address'), sub === 'suspend' ? 'suspended' : 'revoked', actor(), r));
       console.log(`${required(values, 'address')} ${sub === 'suspend' ? 'suspended' : 'revoked'}; ${n} certificate(s) revoked; CRL reissued`);
+      return ExitCode.ok;
+    }
+    case 'reactivate': {
+      const { values } = parse(rest, { dir: { type: 'string' }, address: { type: 'string' } }, usage);
+      await withDirectory(required(values, 'dir'), (d) => d.reactivate(required(values, 'address'), actor()));
+      console.log(`${required(values, 'address')} active again; enrol a card for new certificates (ssmax org enroll-code)`);
       return ExitCode.ok;
     }
     default:

@@ -179,6 +179,8 @@ describe('ssmax authority and ssmax org', () => {
     const shown = await ok(['org', 'member', 'show', '--dir', dir('orgA'), '--address', 'taro@a.example.jp']);
     expect(shown).toMatch(/taro@a\.example\.jp\tTaro Suzuki\tS-0043\trevoked/);
     expect(shown.match(/revoked \d{4}-.*\(keyCompromise\)/g)).toHaveLength(2);
+    const reactivate = await ssmax(['org', 'member', 'reactivate', '--dir', dir('orgA'), '--address', 'taro@a.example.jp'], env);
+    expect(reactivate.stderr.trim()).toBe('ssmax: taro@a.example.jp is revoked, not suspended.');
   });
 
   it('refuses bad enrollment requests without spending the code', async () => {
@@ -200,6 +202,10 @@ describe('ssmax authority and ssmax org', () => {
     expect(good.status, good.body.toString()).toBe(200);
     const notJson = await httpsRequest(`${a.url}/ssmax/enroll/v1`, { ca: tlsCa, method: 'GET' });
     expect(notJson.status).toBe(405);
+    // The new card supersedes the first one: its two certificates are revoked, the new ones valid.
+    const shown = await ok(['org', 'member', 'show', '--dir', dir('orgA'), '--address', 'hanako@a.example.jp']);
+    expect(shown.match(/\(superseded\)/g)).toHaveLength(2);
+    expect(shown.match(/\tvalid$/gm)).toHaveLength(2);
   });
 
   it('name constraints stop an org CA from issuing for another org\'s domain', async () => {

@@ -1,10 +1,12 @@
 import { request } from 'node:http';
+import type { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authority } from '../../../org-node/authority/authority';
 import { startOrgServer, type OrgServerHandle } from '../../../org-node/http/server';
 import { Org } from '../../../org-node/org';
 import { fromPem } from '../../../org-node/pem';
+import { x509 } from '../../../smime/x509';
 import { workdir, type Workdir } from '../../support/openssl';
 
 /** The node's HTTP side refuses bad requests with the right status and one JSON line, never a crash. */
@@ -12,6 +14,7 @@ import { workdir, type Workdir } from '../../support/openssl';
 let wd: Workdir;
 let org: Org;
 let server: OrgServerHandle;
+let weakCsr: string;
 
 function http(path: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
@@ -37,6 +40,8 @@ beforeAll(async () => {
   await org.installCa(await authority.admit({ orgName: 'Http Corp', domains: ['http.example.jp'], csr: fromPem(await readFile(init.csrPath, 'utf8'), ['CERTIFICATE REQUEST']) }), await authority.rootCertificate());
   await authority.close();
   server = await startOrgServer(org, { listen: { host: '127.0.0.1', port: 0 }, log: () => undefined });
+  const weak = (await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  weakCsr = (await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=weak', keys: weak, signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5' } })).toString('pem');
 });
 
 afterAll(async () => {
@@ -67,6 +72,7 @@ describe('org node HTTP side', () => {
       ['/ssmax/enroll/v1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: 'a@http.example.jp', code: 'x', signatureCsr: '%%%', keyManagementCsr: 'AA==' }) }, 400, /signatureCsr is neither PEM nor base64 DER/],
       ['/ssmax/enroll/v1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: 'a@http.example.jp', code: 'x', signatureCsr: 'AAAA', keyManagementCsr: 'AAAA' }) }, 422, /not a readable PKCS#10 request/],
       ['/ssmax/enroll/v1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"pad":"${'x'.repeat(70_000)}"}` }, 413, /too large/],
+      ['/ssmax/enroll/v1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: 'a@http.example.jp', code: 'x', signatureCsr: weakCsr, keyManagementCsr: weakCsr }) }, 422, /RSA key of 1024 bits/],
     ];
     for (const [path, options, status, message] of cases) {
       const res = await http(path, options);
