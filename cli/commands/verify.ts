@@ -14,6 +14,7 @@ const usage = `usage: ssmax verify <file.eml> --trust <anchor.pem>... [options]
   --crl <crl>          CRL (PEM or DER) of an org CA or the root; repeatable
   --at <ISO time>      evaluation time (default: now)
   --own-domain <d>     your organisation's mail domain (③ must be made by it); repeatable
+  --own-ca <pem>       your organisation's CA certificate (③ must be issued under it)
   --recipient <addr>   your address (③ must have delivered to it)
   --json               print the result model as JSON
 
@@ -112,6 +113,7 @@ async function run(args: string[]): Promise<ExitCode> {
         crl: { type: 'string', multiple: true },
         at: { type: 'string' },
         'own-domain': { type: 'string', multiple: true },
+        'own-ca': { type: 'string' },
         recipient: { type: 'string' },
         json: { type: 'boolean' },
       },
@@ -154,6 +156,8 @@ async function run(args: string[]): Promise<ExitCode> {
   }
   const crls: Uint8Array[] = [];
   for (const c of values.crl ?? []) crls.push(new Uint8Array(await readInput(c, 'CRL')));
+  const ownCa = values['own-ca'] === undefined ? undefined : derBlocks(new Uint8Array(await readInput(values['own-ca'], 'org CA certificate')))[0];
+  if (values['own-ca'] !== undefined && (!ownCa || readCertInfos([ownCa]).length === 0)) throw new CliError(`${values['own-ca']} holds no readable certificate`, ExitCode.usage);
   const raw = await readInput(file, 'message');
 
   const result = await verifyMessage(new Uint8Array(raw), {
@@ -162,6 +166,7 @@ async function run(args: string[]): Promise<ExitCode> {
     crls,
     ...(at ? { at } : {}),
     ...(values['own-domain']?.length ? { ownOrgDomains: values['own-domain'] } : {}),
+    ...(ownCa ? { ownOrgCa: ownCa } : {}),
     ...(values.recipient ? { recipient: values.recipient } : {}),
   });
   const ok = result.state === 'verified' || result.state === 'signed';

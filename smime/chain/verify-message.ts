@@ -28,6 +28,8 @@ export interface VerifyMessageOptions {
   readonly at?: Date;
   /** The user's own org's mail domains: ③ must be made by this org. */
   readonly ownOrgDomains?: readonly string[];
+  /** The user's own org CA certificate (DER or PEM, e.g. from the pinned org bundle): ③ must be issued under it. Takes precedence over ownOrgDomains. */
+  readonly ownOrgCa?: Uint8Array | string;
   /** The user's address: ③'s SMTP envelope must name it; its domain is the own org when ownOrgDomains is absent. */
   readonly recipient?: string;
   /** Further certificates to build paths with (e.g. from org bundles). */
@@ -102,7 +104,7 @@ export async function verifyMessage(raw: Uint8Array, options: VerifyMessageOptio
       extra: options.extraCertificates ?? [],
       limits: options.limits,
       ownDomains,
-      ownOrgCa: undefined,
+      ownOrgCa: ownOrgCaFingerprint(options.ownOrgCa),
       recipient: options.recipient,
       forwardDepth: 0,
       certCache: new Map(),
@@ -112,6 +114,13 @@ export async function verifyMessage(raw: Uint8Array, options: VerifyMessageOptio
   }
   const result = await verifyGuarded(raw, ctx);
   return warnings.length ? { ...result, warnings: [...warnings, ...result.warnings] } : result;
+}
+
+function ownOrgCaFingerprint(input: Uint8Array | string | undefined): string | undefined {
+  if (input === undefined) return undefined;
+  const der = derBlocks(input)[0];
+  if (!der) throw new SmimeError('The own org CA certificate cannot be read.');
+  return readCertInfo(der).sha256;
 }
 
 async function verifyGuarded(raw: Uint8Array, ctx: Context): Promise<MessageVerification> {

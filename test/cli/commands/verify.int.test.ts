@@ -76,6 +76,16 @@ describe('ssmax verify', () => {
     expect(json.content.size).toBeGreaterThan(0);
   });
 
+  it('--own-ca: ③ judged by the pinned org CA instead of domains', async () => {
+    const caB = await dir.file('b-ca.pem', pem(w.b.ca.certificate.rawData));
+    const caA = await dir.file('a-ca.pem', pem(w.a.ca.certificate.rawData));
+    const base = [files.verified!, '--trust', files.root!, '--key', files.key!, '--cert', files.cert!, '--at', at];
+    expect(ssmax('verify', ...base, '--own-ca', caB).status).toBe(0);
+    const wrong = ssmax('verify', ...base, '--own-ca', caA);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stdout).toContain('not-own-org');
+  });
+
   it('a sender revoked at signing time: failed, exit 1, reason printed on the link', () => {
     const r = ssmax('verify', files.revoked!, '--trust', files.root!, '--key', files.key!, '--cert', files.cert!, '--crl', files.crl!, '--at', at, '--own-domain', 'b.example');
     expect(r.status).toBe(1);

@@ -384,6 +384,13 @@ describe('incomplete but honest chains are signed, not verified', () => {
     expect(codes(r)).toEqual(['own-org-unknown']);
   });
 
+  it('own org given as its CA certificate (pinned bundle): verified; another org CA → not-own-org', async () => {
+    const { wire } = await twoOrgMail();
+    const byCa = await verifyMessage(wire, opts({ ownOrgDomains: undefined, ownOrgCa: caDer(w.b) }));
+    expect(byCa.state).toBe('verified');
+    expectFailed(await verifyMessage(wire, opts({ ownOrgDomains: undefined, ownOrgCa: caDer(w.a) })), 'not-own-org');
+  });
+
   it('two valid signers → multiple-signers', async () => {
     const { entity, outerHeaders } = await buildProtectedPayload(headersFor(A(), B()), { text: 'x\n' }, 'clear');
     const cms = await signData({ content: entity, signers: [signerOf(w.a.employee.signature), signerOf(w.b.employee.signature)], detached: true, signingTime: T.signed, certificates: [caDer(w.a), caDer(w.b)] });
