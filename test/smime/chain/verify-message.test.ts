@@ -121,6 +121,21 @@ describe('positive chains', () => {
     ]);
   });
 
+  it('forward of an unsigned mail: the forward is verified, the inner message is unsigned (warning)', async () => {
+    const original = Buffer.from(`From: outsider@gmail.example\r\nTo: ${B()}\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nhello\r\n`);
+    const fwd = await buildMail({
+      headers: headersFor(B(), 'ichiro@a.example', 'Fwd: hi'),
+      content: { text: 'FYI\n', forwards: [{ message: original }] },
+      signer: signerOf(w.b.employee.signature),
+      signerCaDer: caDer(w.b),
+      links: [sendingOrg(w.b), receivingOrg(w.a, 'ichiro@a.example')],
+    });
+    const r = await verifyMessage(fwd.wire, opts({ ownOrgDomains: ['a.example'], recipient: 'ichiro@a.example' }));
+    expect(r.state).toBe('verified');
+    expect(r.forwards.map((f) => f.state)).toEqual(['unsigned']);
+    expect(r.warnings.map((x) => x.code)).toContain('forward-not-verified');
+  });
+
   it('ordinary S/MIME (RFC 9216 Alice, LAMPS CA as anchor) is signed, not verified', async () => {
     const key = fixture('rfc9216/alice.sign.key').toString('latin1');
     const cert = fixture('rfc9216/alice.sign.crt').toString('latin1');
