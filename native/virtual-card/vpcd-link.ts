@@ -61,10 +61,22 @@ export class VpcdLink extends EventEmitter {
     return this.socket !== undefined && !this.socket.destroyed && this.socket.readyState === 'open';
   }
 
-  /** Connects and resolves once the TCP connection is up (the reader then sees a card). */
-  async open(): Promise<void> {
+  /**
+   * Connects and resolves once the TCP connection is up (the reader then sees a card). Retries a
+   * refused connection for `openTimeoutMs` (default 5 s): pcscd may still be starting its reader.
+   */
+  async open(openTimeoutMs = 5_000): Promise<void> {
     this.closed = false;
-    await this.dial();
+    const deadline = Date.now() + openTimeoutMs;
+    for (;;) {
+      try {
+        await this.dial();
+        return;
+      } catch (err) {
+        if (Date.now() >= deadline || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   private dial(): Promise<void> {

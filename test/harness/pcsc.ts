@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -91,6 +91,16 @@ async function freeVpcdPort(): Promise<number> {
   throw new HarnessError('no pair of free TCP ports for vpcd', 'pcscd');
 }
 
+/** True when some socket listens on TCP `port` (IPv4), from /proc/net/tcp (state 0A = LISTEN). */
+async function isListening(port: number): Promise<boolean> {
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return table.split('\n').some((line) => {
+    const cols = line.trim().split(/\s+/);
+    return cols[1]?.endsWith(`:${hexPort}`) === true && cols[3] === '0A';
+  });
+}
+
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -156,6 +166,12 @@ export async function startPcscd(opts: PcscdOptions = {}): Promise<PcscdHandle> 
         async () => ((await canConnect({ path: socketPath })) ? true : undefined),
         { daemon: d, timeoutMs: 15_000 },
       );
+      // The vpcd slot listens independently of the client socket; a card that dials too early is
+      // refused. Look for the listener in /proc rather than connecting (a connection is a card).
+      await waitFor(`vpcd listening on ${port}`, async () => ((await isListening(port)) ? true : undefined), {
+        daemon: d,
+        timeoutMs: 15_000,
+      });
     } catch (err) {
       await d.stop();
       throw err;
