@@ -174,6 +174,33 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     expect(bad.code).not.toBe(0);
   });
 
+  it.runIf(alg === 'rsa2048')('signs with RSA-PSS padded on the host; OpenSSL verifies', async () => {
+    answer = '123456';
+    const signer = await CardSigner.open({ watcher, pinPrompt, pinCache: new PinCache(), rsaScheme: 'pss' });
+    expect(signer.algorithm).toMatchObject({ name: 'RSA-PSS', saltLength: 32 });
+    const cms = await signData({ content: MIME, signers: [signer], detached: true });
+    await wd.file('pss.p7s', cms);
+    await wd.file('content.eml', MIME);
+    const ok = await openssl([
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      wd.path('pss.p7s'),
+      '-content',
+      wd.path('content.eml'),
+      '-CAfile',
+      wd.path('anchors.pem'),
+      '-purpose',
+      'smimesign',
+    ]);
+    expect(ok.stderr).toContain('Verification successful');
+    const info = await openssl(['cms', '-cmsout', '-print', '-inform', 'DER', '-in', wd.path('pss.p7s')]);
+    expect(info.stdout.toString()).toContain('rsassaPss');
+  });
+
   it('decrypts through the card (9D): OpenSSL-made RSA key transport or ECDH agreement', async () => {
     const cache = new PinCache();
     answer = '123456';
