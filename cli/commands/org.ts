@@ -29,6 +29,10 @@ const usage = `usage: ssmax org <command> --dir <dir> [options]
   crl             --dir <d> --out <file>          the current CRL (DER)
   serve           --dir <d> [--listen host:port] [--tls-cert <pem> --tls-key <pem> | --insecure-http]
               serves the bundle, the CRL and the enrollment API
+  enroll-card     --node <https://ssmax.domain> --address <a> --root <root.pem> [--alg p256|rsa2048] [--tls-ca <pem>]
+              at the card station: keys on the card, CSRs to the enrollment API, certificates onto the card
+              (code: SSMAX_ENROLL_CODE / --code-file; PIN: SSMAX_CARD_PIN / --pin-file;
+               management key: SSMAX_CARD_MGMT_KEY / --mgmt-key-file)
 
 Keys: encrypted key files (passphrase in SSMAX_KEY_PASSPHRASE or --passphrase-file <f>) or a PKCS#11
 token (PIN in SSMAX_TOKEN_PIN or --pin-file <f>). Secrets are never command-line options.`;
@@ -274,6 +278,8 @@ export const command: CommandGroup = {
       bundle,
       crl,
       serve,
+      // Loaded only here: the other org commands must not need the PC/SC binding.
+      'enroll-card': async (a) => (await import('./org-enroll-card')).enrollCard(a),
     };
     const fn = sub === undefined ? undefined : table[sub];
     if (!fn) throw new UsageError(`unknown or missing org command${sub ? ` "${sub}"` : ''}\n${usage}`);

@@ -83,6 +83,7 @@ describe('enrollment with the virtual card', () => {
     const initOut = await cardCli('init', '--pin', PIN, '--puk', '97531864');
     const mgmtKey = /management key: ([0-9a-f]{64})/.exec(initOut)?.[1] ?? '';
     expect(mgmtKey).toHaveLength(64);
+    await wd.file('mgmt.key', mgmtKey);
     await cardCli('generate', '--slot', '9c', '--alg', 'p256', '--mgmt-key', mgmtKey, '--subject', 'CN=ken@card.example.jp', '--csr', 'req9c.pem');
     await cardCli('generate', '--slot', '9d', '--alg', 'rsa2048', '--mgmt-key', mgmtKey, '--subject', 'CN=ken@card.example.jp', '--csr', 'req9d.pem');
 
@@ -136,5 +137,31 @@ describe('enrollment with the virtual card', () => {
     expect(chain.stdout.toString()).toMatch(/: OK\nChain:\ndepth=0: CN = Ken Watanabe.*\ndepth=1: CN = Card Corp SSMAX CA.*\ndepth=2: CN = SSMAX Root CA/);
     const subject = (await openssl(['x509', '-in', wd.path('cert9c.pem'), '-noout', '-subject'])).stdout.toString();
     expect(subject.trim()).toBe('subject=CN = Ken Watanabe, serialNumber = CC-1001, O = Card Corp');
+  });
+
+  it('ssmax org enroll-card does it in one step at the card station; the new card supersedes the old one', async () => {
+    const mgmtKey = (await wd.read('mgmt.key')).toString().trim();
+    const enroll = (extra: NodeJS.ProcessEnv) =>
+      run(process.execPath, [join(repo, 'cli/bin/ssmax.mjs'), 'org', 'enroll-card', '--node', server.url, '--address', 'ken@card.example.jp', '--root', wd.path('root.pem'), '--tls-ca', wd.path('tls.pem')], {
+        SSMAX_CARD_PIN: PIN,
+        SSMAX_CARD_MGMT_KEY: mgmtKey,
+        ...extra,
+      });
+    const refused = await enroll({ SSMAX_ENROLL_CODE: 'AAAA-AAAA-AAAA-AAAA-AAAA' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe('ssmax: the node refused the enrollment (HTTP 401): The enrollment code is not valid for this address (unknown, used or expired).');
+
+    const before = (await org.directory.certificates('ken@card.example.jp')).map((c) => c.serial);
+    const { code } = await org.directory.createEnrollmentCode('ken@card.example.jp', 600_000, 'test');
+    const r = await enroll({ SSMAX_ENROLL_CODE: code });
+    expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/^card enrolled for ken@card\.example\.jp: 9C [0-9a-f]+, 9D [0-9a-f]+, org CA written$/m);
+
+    const history = await org.directory.certificates('ken@card.example.jp');
+    const current = history.filter((c) => !c.revokedAt);
+    expect(current.map((c) => c.slot).sort()).toEqual(['9C', '9D']);
+    expect(history.filter((c) => before.includes(c.serial)).every((c) => c.revocationReason === 'superseded')).toBe(true);
+    const read = await run('yubico-piv-tool', ['-r', 'Virtual PCD', '-a', 'read-certificate', '-s', '9c']);
+    expect(Buffer.from(fromPem(read.stdout, ['CERTIFICATE']))).toEqual(Buffer.from(current.find((c) => c.slot === '9C')!.der));
   });
 });

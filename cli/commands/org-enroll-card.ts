@@ -1,0 +1,166 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { CardWatcher } from '../../native/pcsc/card-watcher';
+import { CardError } from '../../native/pcsc/errors';
+import { generateKeyWithCsr, importCertificate, writeOrgCa } from '../../native/piv/enrollment';
+import { PinBlockedError, WrongPinError } from '../../native/piv/errors';
+import { PivSession, PivSlot, type PivKeyAlgorithm } from '../../native/piv/piv-session';
+import { ENROLL_PATH } from '../../org-node/http/server';
+import { fromPem, toPem } from '../../org-node/pem';
+import { readSecret } from '../../org-node/secrets';
+import { CliError, ExitCode, UsageError } from '../command';
+import { optional, parse, required } from './node-options';
+
+/**
+ * `ssmax org enroll-card`: IT's one-step card enrollment at the card station. On the card in the
+ * reader: generate the 9C and 9D keys and card-signed CSRs; send them with the employee's one-time
+ * code to the org node's enrollment API; check what comes back (each certificate carries the key
+ * of its slot and chains to the org CA, which chains to the SSMAX root IT trusts); write the two
+ * certificates and the org CA to the card. Secrets only from the environment or files.
+ */
+
+export const enrollCardUsage = `usage: ssmax org enroll-card --node <https://ssmax.domain> --address <a> --root <root.pem>
+       [--alg p256|rsa2048 (both slots; default p256)] [--tls-ca <pem>] [--reader <name>]
+  one-time code: SSMAX_ENROLL_CODE or --code-file; card PIN: SSMAX_CARD_PIN or --pin-file;
+  card management key (hex): SSMAX_CARD_MGMT_KEY or --mgmt-key-file`;
+
+interface EnrollAnswer {
+  signatureCertificate: string;
+  keyManagementCertificate: string;
+  orgCa: string;
+  root: string;
+}
+
+function postJson(url: string, body: unknown, ca: Buffer | undefined): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = request(url, { method: 'POST', ...(ca ? { ca } : {}), timeout: 30_000, headers: { 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+        } catch {
+          reject(new CliError(`the node at ${url} did not answer JSON (HTTP ${res.statusCode})`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (cause) => reject(new CliError(`cannot reach the enrollment API at ${url} (${cause.message})`, ExitCode.failed, { cause })));
+    req.end(data);
+  });
+}
+
+function algorithmOption(value: string | undefined, name: string, fallback: PivKeyAlgorithm): PivKeyAlgorithm {
+  if (value === undefined) return fallback;
+  if (value !== 'p256' && value !== 'rsa2048') throw new UsageError(`--${name} must be p256 or rsa2048`);
+  return value;
+}
+
+function cardFailure(err: unknown): never {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof WrongPinError) throw new CliError(`wrong PIN, ${e.triesLeft} ${e.triesLeft === 1 ? 'try' : 'tries'} left`, ExitCode.failed, { cause: e });
+    if (e instanceof PinBlockedError) throw new CliError('PIN blocked; unblock it with the PUK (ssmax card unblock)', ExitCode.failed, { cause: e });
+    if (e instanceof CardError) throw new CliError(`${e.userMessage} [card error ${e.code}]`, ExitCode.failed, { cause: e });
+  }
+  throw err;
+}
+
+async function withCard<T>(reader: string | undefined, work: (piv: PivSession) => Promise<T>): Promise<T> {
+  const watcher = new CardWatcher();
+  let serviceError: CardError | undefined;
+  watcher.on('error', (e) => (serviceError = e));
+  await watcher.start();
+  try {
+    const found = await watcher.waitForCard({ reader, timeoutMs: 5_000 }).catch((err: unknown) => {
+      throw serviceError ?? err;
+    });
+    return await watcher.transaction((channel) => work(new PivSession(channel)), { reader: found.reader });
+  } catch (err) {
+    return cardFailure(err);
+  } finally {
+    watcher.stop();
+  }
+}
+
+export async function enrollCard(args: string[]): Promise<ExitCode> {
+  const { values } = parse(
+    args,
+    {
+      node: { type: 'string' },
+      address: { type: 'string' },
+      root: { type: 'string' },
+      alg: { type: 'string' },
+      'tls-ca': { type: 'string' },
+      reader: { type: 'string' },
+      'code-file': { type: 'string' },
+      'pin-file': { type: 'string' },
+      'mgmt-key-file': { type: 'string' },
+    },
+    enrollCardUsage,
+  );
+  const node = required(values, 'node').replace(/\/+$/, '');
+  if (!node.startsWith('https://')) throw new UsageError('--node must be an https:// URL (the enrollment code is a secret)');
+  const address = required(values, 'address');
+  const alg = algorithmOption(optional(values, 'alg'), 'alg', 'p256');
+  const rootPath = required(values, 'root');
+  const tlsCa = optional(values, 'tls-ca');
+  const readFileOr = async (path: string, what: string): Promise<Buffer> =>
+    readFile(path).catch(() => {
+      throw new CliError(`cannot read ${what} ${path}`, ExitCode.usage);
+    });
+  const root = new X509Certificate(fromPem(await readFileOr(rootPath, 'the SSMAX root'), ['CERTIFICATE']));
+  const ca = tlsCa ? await readFileOr(tlsCa, 'the TLS CA') : undefined;
+  const file = (name: string): { file?: string } => (optional(values, name) ? { file: optional(values, name)! } : {});
+  const code = await readSecret({ envVar: 'SSMAX_ENROLL_CODE', what: 'enrollment code', ...file('code-file') });
+  const pin = await readSecret({ envVar: 'SSMAX_CARD_PIN', what: 'card PIN', ...file('pin-file') });
+  const mgmtHex = await readSecret({ envVar: 'SSMAX_CARD_MGMT_KEY', what: 'card management key', ...file('mgmt-key-file') });
+  if (!/^([0-9a-f]{2}){16,32}$/i.test(mgmtHex)) throw new UsageError('the card management key must be 32, 48 or 64 hex digits');
+  const managementKey = Buffer.from(mgmtHex, 'hex');
+  const reader = optional(values, 'reader');
+
+  // 1. Keys and card-signed CSRs.
+  const generated = await withCard(reader, async (piv) => ({
+    signature: await generateKeyWithCsr(piv, { slot: PivSlot.SIGNATURE, algorithm: alg, subject: `CN=${address}`, pin, managementKey }),
+    keyManagement: await generateKeyWithCsr(piv, { slot: PivSlot.KEY_MANAGEMENT, algorithm: alg, subject: `CN=${address}`, pin, managementKey }),
+  }));
+
+  // 2. The enrollment API.
+  const answer = await postJson(`${node}${ENROLL_PATH}`, {
+    address,
+    code,
+    signatureCsr: toPem(generated.signature.csr, 'CERTIFICATE REQUEST'),
+    keyManagementCsr: toPem(generated.keyManagement.csr, 'CERTIFICATE REQUEST'),
+  }, ca);
+  if (answer.status !== 200) throw new CliError(`the node refused the enrollment (HTTP ${answer.status}): ${String(answer.json.error ?? 'no reason given')}`);
+  const body = answer.json as unknown as EnrollAnswer;
+  const der = (b64: unknown): Uint8Array => {
+    if (typeof b64 !== 'string') throw new CliError('the node answered an incomplete enrollment');
+    return new Uint8Array(Buffer.from(b64, 'base64'));
+  };
+  const sigCert = der(body.signatureCertificate);
+  const kmCert = der(body.keyManagementCertificate);
+  const orgCaDer = der(body.orgCa);
+
+  // 3. Check before writing: right keys, right chain, the root IT trusts.
+  const orgCa = new X509Certificate(orgCaDer);
+  if (!orgCa.checkIssued(root) || !orgCa.verify(root.publicKey)) throw new CliError('the org CA the node sent is not issued by the SSMAX root given with --root');
+  for (const [cert, key, slot] of [
+    [sigCert, generated.signature.publicKey, '9C'],
+    [kmCert, generated.keyManagement.publicKey, '9D'],
+  ] as const) {
+    const x = new X509Certificate(cert);
+    if (!x.checkIssued(orgCa) || !x.verify(orgCa.publicKey)) throw new CliError(`the ${slot} certificate is not issued by the org CA`);
+    if (!x.publicKey.export({ type: 'spki', format: 'der' }).equals(key.export({ type: 'spki', format: 'der' }))) throw new CliError(`the ${slot} certificate is not for the key on the card`);
+  }
+
+  // 4. Onto the card.
+  await withCard(reader, async (piv) => {
+    await importCertificate(piv, PivSlot.SIGNATURE, sigCert, managementKey);
+    await importCertificate(piv, PivSlot.KEY_MANAGEMENT, kmCert, managementKey);
+    await writeOrgCa(piv, orgCaDer, managementKey);
+  });
+  console.log(`card enrolled for ${address}: 9C ${new X509Certificate(sigCert).serialNumber.toLowerCase()}, 9D ${new X509Certificate(kmCert).serialNumber.toLowerCase()}, org CA written`);
+  return ExitCode.ok;
+}
