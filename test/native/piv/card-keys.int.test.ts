@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptContent, encryptContent, signData } from '../../../smime/cms';
@@ -200,6 +201,31 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     const info = await openssl(['cms', '-cmsout', '-print', '-inform', 'DER', '-in', wd.path('pss.p7s')]);
     expect(info.stdout.toString()).toContain('rsassaPss');
   });
+
+  it.runIf(alg === 'p256')(
+    'keeps working when another program uses and resets the card in between',
+    async () => {
+      const cache = new PinCache();
+      answer = '123456';
+      prompts.length = 0;
+      const signer = await CardSigner.open({ watcher, pinPrompt, pinCache: cache });
+      await signer.sign({ digest: new Uint8Array(32), data: new Uint8Array() });
+      // Another PC/SC client (as Thunderbird through OpenSC would be) selects, reads and resets.
+      const other = await new Promise<{ code: number; out: string }>((resolve) =>
+        execFile(
+          'yubico-piv-tool',
+          ['-r', 'Virtual PCD', '-a', 'status'],
+          { env: { ...process.env, ...pcscd.env } },
+          (err, stdout) => resolve({ code: err ? 1 : 0, out: stdout }),
+        ),
+      );
+      expect(other.code).toBe(0);
+      expect(other.out).toContain('Slot 9c');
+      const sig = await signer.sign({ digest: new Uint8Array(32), data: new Uint8Array() });
+      expect(sig[0]).toBe(0x30);
+      expect(prompts).toHaveLength(1);
+    },
+  );
 
   it('decrypts through the card (9D): OpenSSL-made RSA key transport or ECDH agreement', async () => {
     const cache = new PinCache();
