@@ -6,9 +6,10 @@ import { CmsFormatError, DecryptionError, UnsupportedAlgorithmError, decryptCont
 import { readContentInfo } from '../../../smime/cms/content-info';
 import { octets } from '../../../smime/cms/der';
 import { SoftwareSigner, softwareDecryptor, type RsaDecryptor } from '../../../smime/keys';
+import { sharedFixturesDir } from '../../support/shared-fixtures';
 
-// Published vectors, used in place (never copied): ../shared/fixtures relative to the repository.
-const fixtures = path.resolve(import.meta.dirname, '..', '..', '..', '..', 'shared', 'fixtures');
+// Published vectors, used in place (never copied).
+const fixtures = sharedFixturesDir;
 const rfc4134 = (name: string): Buffer => readFileSync(path.join(fixtures, 'rfc4134', name));
 const rfc9216 = (name: string): Buffer => readFileSync(path.join(fixtures, 'rfc9216', name));
 const rfc9788 = (name: string): string => readFileSync(path.join(fixtures, 'rfc9788', name), 'latin1');

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
+import { sharedFixturesDir } from '../../support/shared-fixtures';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const fixturesDir = path.resolve(repoRoot, '..', 'shared', 'fixtures');
+export { repoRoot } from '../../support/shared-fixtures';
+export const fixturesDir = sharedFixturesDir;
 
 export function fixture(relative: string): Buffer {
   return readFileSync(path.join(fixturesDir, relative));
