@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import {
   Daemon,
@@ -64,9 +65,25 @@ export async function startVirtualCard(
   const daemon = new Daemon({ name, command: process.execPath, args, logFile, cwd: repo });
   try {
     // Present for PC/SC clients once pcscd has powered it up, not merely when the TCP link is up.
+    // pcscd 1.9.9 stops polling a reader whose card it has powered down while no client is
+    // connected, so it may not notice that card leaving and this one arriving; any PC/SC client
+    // wakes it up. Nudge with a reader listing now and then while waiting.
+    let lastNudge = Date.now();
     await waitFor(
       'virtual card powered up by pcscd',
-      () => (/^control power-on$/m.test(tailOf(logFile, 400)) ? true : undefined),
+      () => {
+        if (/^control power-on$/m.test(tailOf(logFile, 400))) return true;
+        if (Date.now() - lastNudge > 1_000) {
+          lastNudge = Date.now();
+          execFile(
+            'opensc-tool',
+            ['-l'],
+            { env: { ...process.env, ...pcscd.env }, timeout: 5_000 },
+            () => undefined,
+          );
+        }
+        return undefined;
+      },
       { daemon, timeoutMs: 30_000 },
     );
   } catch (err) {
