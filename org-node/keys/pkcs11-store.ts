@@ -1,8 +1,8 @@
-import { X509Certificate, createHash, createPublicKey, randomBytes, type webcrypto } from 'node:crypto';
+import { X509Certificate, createPublicKey, randomBytes, type webcrypto } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Pkcs11Types from 'pkcs11js';
 import { ecdsaRawToDer, encodeDigestInfo, KeyOperationError, type Decryptor, type SignRequest, type Signer, type SignatureAlgorithm } from '../../smime/keys';
-import { tokenIssuingKey } from './issuing-key';
+import { signerIssuingKey } from '../../smime/pki';
 import { KeyNotFoundError, KeyStoreError, WrongSecretError, assertPurpose, type OrgKeyAlgorithm, type OrgKeyInfo, type OrgKeyPurpose, type OrgKeyStore } from './store';
 
 /**
@@ -197,18 +197,7 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
     const info = await this.get(id);
     assertPurpose(info, ['signing', 'ca'], 'signing');
     checkCertificateKey(info, certificate);
-    const algorithm: SignatureAlgorithm =
-      info.algorithm === 'P-256' ? { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    const signDigest = this.#digestSigner(id, info.algorithm);
-    return {
-      certificate,
-      algorithm,
-      async sign(request: SignRequest): Promise<Uint8Array> {
-        if (request.digest.length !== 32) throw new KeyOperationError('The token signs SHA-256 digests only.');
-        const signature = await signDigest(request.digest);
-        return info.algorithm === 'P-256' ? ecdsaRawToDer(signature) : signature;
-      },
-    };
+    return this.#tokenSigner(id, info, certificate);
   }
 
   async decryptor(id: string, certificate: Uint8Array): Promise<Decryptor> {
@@ -276,9 +265,24 @@ export class Pkcs11OrgKeyStore implements OrgKeyStore {
   async issuingKey(id: string): Promise<webcrypto.CryptoKey> {
     const info = await this.get(id);
     assertPurpose(info, ['ca', 'signing'], 'issuing certificates');
+    // The CA key issues before it has a certificate of its own (its CSR, the self-signed root), and
+    // signerIssuingKey reads only the Signer's algorithm and sign(): the certificate stays empty.
+    return signerIssuingKey(this.#tokenSigner(id, info, new Uint8Array(0)));
+  }
+
+  #tokenSigner(id: string, info: OrgKeyInfo, certificate: Uint8Array): Signer {
+    const algorithm: SignatureAlgorithm =
+      info.algorithm === 'P-256' ? { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
     const signDigest = this.#digestSigner(id, info.algorithm);
-    // @peculiar/x509 hands us the to-be-signed bytes; the token signs their SHA-256 digest.
-    return tokenIssuingKey(info.algorithm, (data) => signDigest(createHash('sha256').update(data).digest()));
+    return {
+      certificate,
+      algorithm,
+      async sign(request: SignRequest): Promise<Uint8Array> {
+        if (request.digest.length !== 32) throw new KeyOperationError('The token signs SHA-256 digests only.');
+        const signature = await signDigest(request.digest);
+        return info.algorithm === 'P-256' ? ecdsaRawToDer(signature) : signature;
+      },
+    };
   }
 
   async close(): Promise<void> {
