@@ -209,7 +209,10 @@ class Run {
     findings.push(...(await this.inspectFile(name, e.mediaType, bytes, 0, undefined)));
     if (this.outbound) {
       if (name !== '') findings.push(...this.leaks(name, 'file name'));
-      if (kind === 'body') findings.push(...this.leaks(safeText(e, bytes), undefined));
+      // Text the recipient reads: body text, and text attachments (by type or by extension).
+      if (kind === 'body' || e.contentType.type === 'text' || TEXT_EXTENSIONS.has(extensionOf(name))) {
+        findings.push(...this.leaks(safeText(e, bytes), undefined));
+      }
     }
     if (/^application\/(x-)?pkcs7-mime$/.test(e.mediaType) && /enveloped/i.test(e.contentType.params['smime-type'] ?? '')) {
       findings.push({ code: 'encrypted-document', verdict: 'Unsupported', message: 'An encrypted S/MIME message is attached; its content cannot be inspected.' });
