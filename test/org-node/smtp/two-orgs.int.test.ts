@@ -1,0 +1,262 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyMessage } from '../../../smime/chain';
+import type { MemberDirectory } from '../../../org-node/directory/directory';
+import { engineInspector } from '../../../org-node/relay/engine-inspector';
+import type { RelayDeps } from '../../../org-node/relay/types';
+import { hashPassword, fileAuthenticator } from '../../../org-node/smtp/credentials';
+import { mapRoutes } from '../../../org-node/smtp/handoff';
+import { startOrgNode, type OrgNodeHandle } from '../../../org-node/smtp/node';
+import { startClamd, type ClamdHandle } from '../../harness/clamd';
+import { eicarTestFile } from '../../harness/clamav-signatures';
+import { startDovecot, type DovecotHandle } from '../../harness/dovecot';
+import { freePort } from '../../harness/process';
+import { buildMail, caDer, decryptorOf, headersFor, signerOf } from '../../smime/chain/world';
+import { buildRelayWorld, depsFor, directoryFor, type Person, type RelayWorld } from '../relay/relay-world';
+import type { ChildConfig } from './node-child';
+import type { ContentInput } from '../../../smime/mime';
+
+/**
+ * Two org nodes on loopback: a.example (submission + relay + LMTP to its Dovecot) and b.example
+ * (inbound + LMTP to its Dovecot), real clamd through the inspection engine.
+ */
+let rw: RelayWorld;
+let work: string;
+let dovecotA: DovecotHandle;
+let dovecotB: DovecotHandle;
+let clamd: ClamdHandle;
+let dirA: MemberDirectory;
+let dirB: MemberDirectory;
+let nodeA: OrgNodeHandle;
+let nodeB: OrgNodeHandle;
+let depsA: RelayDeps;
+let depsB: RelayDeps;
+let tls: { key: Buffer; cert: Buffer; keyPath: string; certPath: string };
+let credentialsPath: string;
+const logs: Record<string, unknown>[] = [];
+
+async function startB(port = 0, spoolDir = join(work, 'spool-b')): Promise<OrgNodeHandle> {
+  return startOrgNode({ name: 'node.b.example', relay: depsB, spoolDir, inbound: { port }, routes: mapRoutes({}), lmtp: dovecotB.lmtp, log: (e) => logs.push(e), worker: { retryDelaysMs: [200], pollMs: 200 } });
+}
+
+async function startA(route: number, spoolDir: string): Promise<OrgNodeHandle> {
+  return startOrgNode({
+    name: 'node.a.example',
+    relay: depsA,
+    spoolDir,
+    submission: { port: 0, tls: { key: tls.key, cert: tls.cert }, authenticate: fileAuthenticator(credentialsPath) },
+    routes: mapRoutes({ 'b.example': { host: '127.0.0.1', port: route } }),
+    lmtp: dovecotA.lmtp,
+    log: (e) => logs.push(e),
+    worker: { retryDelaysMs: [200], pollMs: 200 },
+  });
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'ssmax-relay-'));
+  rw = await buildRelayWorld();
+  [dovecotA, dovecotB, clamd] = await Promise.all([
+    startDovecot({ users: [{ address: rw.alice.email, password: 'x' }, { address: rw.carol.email, password: 'x' }] }),
+    startDovecot({ users: [{ address: rw.bob.email, password: 'x' }] }),
+    startClamd(),
+  ]);
+  dirA = await directoryFor(join(work, 'dir-a.sqlite'), [rw.alice, rw.carol]);
+  dirB = await directoryFor(join(work, 'dir-b.sqlite'), [rw.bob]);
+  const inspect = engineInspector({ clamd: clamd.tcp });
+  depsA = depsFor(rw, rw.world.a, dirA, inspect);
+  depsB = depsFor(rw, rw.world.b, dirB, inspect);
+  const keyPath = join(work, 'tls.key');
+  const certPath = join(work, 'tls.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  tls = { key: readFileSync(keyPath), cert: readFileSync(certPath), keyPath, certPath };
+  credentialsPath = join(work, 'credentials.json');
+  writeFileSync(credentialsPath, JSON.stringify({ [rw.alice.email]: await hashPassword('pw-alice'), [rw.carol.email]: await hashPassword('pw-carol') }));
+  nodeB = await startB();
+  nodeA = await startA(nodeB.inboundPort ?? 0, join(work, 'spool-a'));
+}, 180_000);
+
+afterAll(async () => {
+  await nodeA?.stop();
+  await nodeB?.stop();
+  await Promise.all([dovecotA?.stop(), dovecotB?.stop(), clamd?.stop()]);
+  await dirA?.close();
+  await dirB?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const passwords: Record<string, string> = { 'hanako@a.example': 'pw-alice', 'carol@a.example': 'pw-carol' };
+
+async function submit(port: number, login: Person, raw: Buffer, rcptTo: string[], mailFrom = login.email): Promise<string> {
+  const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: login.email, pass: passwords[login.email] ?? '' } });
+  try {
+    const info = await t.sendMail({ envelope: { from: mailFrom, to: rcptTo }, raw });
+    return String(info.response);
+  } finally {
+    t.close();
+  }
+}
+
+async function signedMail(from: Person, to: string, opts: { signer?: Person; content?: ContentInput } = {}): Promise<{ raw: Buffer; messageId: string }> {
+  const headers = headersFor(from.email, to);
+  const mail = await buildMail({ headers, signer: signerOf((opts.signer ?? from).signature), signerCaDer: caDer(rw.world.a), encryptTo: rw.world.a.encryption.der, ...(opts.content ? { content: opts.content } : {}) });
+  return { raw: mail.wire, messageId: headers.messageId };
+}
+
+function mailbox(d: DovecotHandle, address: string): Buffer[] {
+  const root = d.maildirOf(address);
+  const out: Buffer[] = [];
+  for (const sub of ['new', 'cur']) {
+    const p = join(root, sub);
+    if (!existsSync(p)) continue;
+    for (const f of readdirSync(p)) out.push(readFileSync(join(p, f)));
+  }
+  return out;
+}
+
+const withId = (msgs: Buffer[], messageId: string): Buffer[] => msgs.filter((m) => m.includes(messageId));
+
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, limitMs = 60_000): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('two org nodes on loopback', () => {
+  it('alice@a → hanako@b arrives encrypted to the recipient 9D and verifies: sender, sending-org, receiving-org', async () => {
+    const { raw, messageId } = await signedMail(rw.alice, rw.bob.email);
+    expect(await submit(nodeA.submissionPort ?? 0, rw.alice, raw, [rw.bob.email])).toMatch(/^250/);
+    const [delivered] = await until('delivery to b', () => (withId(mailbox(dovecotB, rw.bob.email), messageId).length ? withId(mailbox(dovecotB, rw.bob.email), messageId) : undefined));
+    const v = await verifyMessage(delivered ?? Buffer.alloc(0), { trustAnchors: [rw.world.rootPem], decryptors: [decryptorOf(rw.bob.keyManagement)], at: new Date(), ownOrgDomains: ['b.example'], recipient: rw.bob.email });
+    expect(v.reasons).toEqual([]);
+    expect(v.state).toBe('verified');
+    expect(v.links.map((l) => l.role)).toEqual(['sender', 'sending-org', 'receiving-org']);
+    expect(v.links[1]?.attestation?.engine).toMatch(/ClamAV/);
+    const orgKey = await verifyMessage(delivered ?? Buffer.alloc(0), { trustAnchors: [rw.world.rootPem], decryptors: [decryptorOf(rw.world.b.encryption)], at: new Date() });
+    expect(orgKey.reasons.map((r) => r.code)).toContain('decryption-failed');
+  });
+
+  it('internal alice@a → carol@a is one hop with a single-org link', async () => {
+    const { raw, messageId } = await signedMail(rw.alice, rw.carol.email);
+    await submit(nodeA.submissionPort ?? 0, rw.alice, raw, [rw.carol.email]);
+    const [delivered] = await until('delivery to carol', () => (withId(mailbox(dovecotA, rw.carol.email), messageId).length ? withId(mailbox(dovecotA, rw.carol.email), messageId) : undefined));
+    const v = await verifyMessage(delivered ?? Buffer.alloc(0), { trustAnchors: [rw.world.rootPem], decryptors: [decryptorOf(rw.carol.keyManagement)], at: new Date(), ownOrgDomains: ['a.example'], recipient: rw.carol.email });
+    expect(v.state).toBe('verified');
+    expect(v.links.map((l) => l.role)).toEqual(['sender', 'single-org']);
+  });
+
+  it('a spoof (signed by alice, submitted by carol with From carol) is refused at DATA with the reason; nothing is queued', async () => {
+    const before = readdirSync(join(nodeA.spool.dir, 'done')).length + (await nodeA.spool.queued()).length;
+    const headers = headersFor(rw.carol.email, rw.bob.email);
+    const mail = await buildMail({ headers, signer: signerOf(rw.alice.signature), signerCaDer: caDer(rw.world.a), encryptTo: rw.world.a.encryption.der });
+    const err = (await submit(nodeA.submissionPort ?? 0, rw.carol, mail.wire, [rw.bob.email]).catch((e: unknown) => e)) as { responseCode?: number; response?: string };
+    expect(err.responseCode).toBe(550);
+    expect(err.response).toMatch(/signed by hanako@a\.example, but you are logged in as carol@a\.example/);
+    expect(readdirSync(join(nodeA.spool.dir, 'done')).length + (await nodeA.spool.queued()).length).toBe(before);
+  });
+
+  it('without login nothing is accepted', async () => {
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: nodeA.submissionPort ?? 0, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
+    const err = (await t.sendMail({ envelope: { from: rw.alice.email, to: [rw.bob.email] }, raw: 'Subject: x\r\n\r\nx\r\n' }).catch((e: unknown) => e)) as { responseCode?: number };
+    t.close();
+    expect(err.responseCode).toBe(530);
+  });
+
+  it('an EICAR attachment is refused with the inspection reason', async () => {
+    const { raw } = await signedMail(rw.alice, rw.bob.email, { content: { text: 'see attached\n', attachments: [{ filename: 'invoice.pdf', content: eicarTestFile() }] } });
+    const err = (await submit(nodeA.submissionPort ?? 0, rw.alice, raw, [rw.bob.email]).catch((e: unknown) => e)) as { responseCode?: number; response?: string };
+    expect(err.responseCode).toBe(550);
+    expect(err.response).toMatch(/invoice\.pdf/);
+    expect(err.response).toMatch(/Danger|malware|EICAR/i);
+    console.log(`EICAR refusal: ${err.response ?? ''}`);
+  });
+
+  it('next hop down: the copy stays queued, and is delivered once the node of b is back', async () => {
+    const port = await freePort();
+    const a2 = await startA(port, join(work, 'spool-a2'));
+    let b2: OrgNodeHandle | undefined;
+    try {
+      const { raw, messageId } = await signedMail(rw.alice, rw.bob.email);
+      expect(await submit(a2.submissionPort ?? 0, rw.alice, raw, [rw.bob.email])).toMatch(/^250/);
+      await until('a deferred attempt', () => logs.some((l) => l['event'] === 'spool.deferred' && String(l['reason']).match(/ECONNREFUSED|connect/i)) || undefined);
+      expect(await a2.spool.queued()).toHaveLength(1);
+      expect(withId(mailbox(dovecotB, rw.bob.email), messageId)).toHaveLength(0);
+      b2 = await startB(port, join(work, 'spool-b2'));
+      await until('delivery after the next hop came back', () => (withId(mailbox(dovecotB, rw.bob.email), messageId).length > 0 ? true : undefined));
+      await until('a2 queue empty', async () => ((await a2.spool.queued()).length === 0 ? true : undefined));
+      expect(withId(mailbox(dovecotB, rw.bob.email), messageId)).toHaveLength(1);
+    } finally {
+      await a2.stop();
+      await b2?.stop();
+    }
+  });
+
+  it('kill -9 of the sending node right after the next hop accepted: after restart the message is delivered exactly once', async () => {
+    const spoolDir = join(work, 'spool-child');
+    const submissionPort = await freePort();
+    const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
+    const config: ChildConfig = {
+      name: 'node.a.example',
+      domains: ['a.example'],
+      caB64: b64(caDer(rw.world.a)),
+      signing: { pkcs8: b64(rw.world.a.signing.pkcs8), cert: b64(rw.world.a.signing.der) },
+      encryption: { pkcs8: b64(rw.world.a.encryption.pkcs8), cert: b64(rw.world.a.encryption.der) },
+      rootPem: rw.world.rootPem,
+      directoryPath: join(work, 'dir-a.sqlite'),
+      spoolDir,
+      submissionPort,
+      tlsKey: tls.keyPath,
+      tlsCert: tls.certPath,
+      credentialsPath,
+      routes: { 'b.example': { host: '127.0.0.1', port: nodeB.inboundPort ?? 0 } },
+      orgs: { 'b.example': { id: 'b.example', cert: b64(rw.world.b.encryption.der) } },
+      lmtp: dovecotA.lmtp,
+      crashMarker: join(work, 'crashed'),
+    };
+    const configPath = join(work, 'child.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const child1 = await startChild(configPath);
+    const { raw, messageId } = await signedMail(rw.alice, rw.bob.email);
+    expect(await submit(submissionPort, rw.alice, raw, [rw.bob.email])).toMatch(/^250/);
+    const exit = await new Promise<NodeJS.Signals | null>((r) => child1.proc.once('exit', (_c, sig) => r(sig)));
+    expect(exit).toBe('SIGKILL');
+    expect(existsSync(config.crashMarker ?? '')).toBe(true);
+    expect(readdirSync(join(spoolDir, 'queue'))).toHaveLength(1); // b said 250, a did not record it
+    await until('b delivered the first copy', () => (withId(mailbox(dovecotB, rw.bob.email), messageId).length > 0 ? true : undefined));
+
+    const child2 = await startChild(configPath);
+    try {
+      await until('the restarted node handed the copy on again', () => (readdirSync(join(spoolDir, 'queue')).length === 0 ? true : undefined));
+      await until('b idle', async () => ((await nodeB.spool.queued()).length === 0 ? true : undefined));
+      // b saw the copy twice (before the crash and after the restart) and kept one.
+      expect(logs.filter((l) => l['event'] === 'inbound' && String(l['messageId']) === messageId)).toHaveLength(2);
+      expect(withId(mailbox(dovecotB, rw.bob.email), messageId)).toHaveLength(1);
+    } finally {
+      child2.proc.kill('SIGTERM');
+      await new Promise((r) => child2.proc.once('exit', r));
+    }
+  });
+});
+
+async function startChild(configPath: string): Promise<{ proc: ChildProcess }> {
+  const script = resolve(__dirname, 'node-child.ts');
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd: resolve(__dirname, '../../..') });
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((res, rej) => {
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready ')) res();
+    });
+    proc.once('exit', (code) => rej(new Error(`node child exited (${code}): ${err}`)));
+  });
+  return { proc };
+}
