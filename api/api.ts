@@ -11,6 +11,7 @@ import type {
   MessagePage,
   MessagePageQuery,
   MessageRef,
+  NewAccount,
   OpenOptions,
   OpenedMessage,
   OutboxEntry,
@@ -45,6 +46,8 @@ export interface SsmaxApi {
   };
   accounts: {
     list(): Promise<Account[]>;
+    /** Adds an account by hand (address and IMAP settings); the login is checked first, then it syncs. */
+    add(account: NewAccount): Promise<Account>;
     /** First launch: find the org for this address (card certificate or provisioning file), fetch and verify its bundle. */
     discover(email: string): Promise<Account>;
     /** Pins the discovered org bundle and creates the account after the user confirmed name and fingerprint. */

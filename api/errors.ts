@@ -18,6 +18,12 @@ export const API_ERROR_CODES = [
   'Disconnected',
   /** Stored state could not be read or written (settings file, cache). */
   'StorageFailed',
+  /** The account, folder or message named does not exist (any more). */
+  'NotFound',
+  /** The mail server cannot be reached now (offline, refused, TLS failure); the client keeps retrying. */
+  'ServerUnavailable',
+  /** The mail server refused the user name or password. */
+  'LoginFailed',
   /** Anything else: a bug. The message says what failed; details stay in the main-process log. */
   'Internal',
 ] as const;

@@ -53,9 +53,35 @@ export interface Account {
   id: AccountId;
   email: string;
   displayName: string;
-  /** The organisation from the pinned org bundle (SPEC §6). */
-  org: { name: string; domains: string[]; encryptionKeyFingerprint: string };
+  /** The organisation from the pinned org bundle (SPEC §6); absent for an account added by hand before first launch pinned one. */
+  org?: { name: string; domains: string[]; encryptionKeyFingerprint: string };
+  /** Where the mail is read from (never the password). */
+  imap?: { host: string; port: number; security: ImapSecurity; username: string };
 }
+
+/** `starttls` and `tls` verify the server certificate (system CAs or the pinned `caCertPem`); `none` only on loopback. */
+export const IMAP_SECURITY = ['starttls', 'tls', 'none'] as const;
+export type ImapSecurity = (typeof IMAP_SECURITY)[number];
+
+/** Manual account entry: the address and its IMAP settings (the login is checked before it is saved). */
+export const newAccountSchema = z
+  .object({
+    email: z.string().min(3).max(320),
+    displayName: z.string().max(200).optional(),
+    imap: z
+      .object({
+        host: z.string().min(1).max(255),
+        port: z.number().int().min(1).max(65535),
+        security: z.enum(IMAP_SECURITY),
+        username: z.string().min(1).max(320),
+        password: z.string().min(1).max(1000),
+        /** PEM certificate to trust for this server instead of the system CAs (a private CA). */
+        caCertPem: z.string().min(1).max(100_000).optional(),
+      })
+      .strict(),
+  })
+  .strict();
+export type NewAccount = z.infer<typeof newAccountSchema>;
 
 export type FolderRole = 'inbox' | 'sent' | 'drafts' | 'trash' | 'junk' | 'archive' | 'other';
 
@@ -84,6 +110,14 @@ export const messagePageQuerySchema = z
     limit: z.number().int().min(1).max(500),
     /** Server-side IMAP SEARCH text; empty or absent means the whole folder. */
     search: z.string().max(500).optional(),
+    /**
+     * The `nextCursor` of the previous page: continue after it (keyset paging, as fast at row
+     * 100,000 as at row 1); `offset` is then only echoed back. Not combined with `search`.
+     */
+    cursor: z
+      .string()
+      .regex(/^[0-9]{1,16}:[0-9]{1,10}$/)
+      .optional(),
   })
   .strict();
 export type MessagePageQuery = z.infer<typeof messagePageQuerySchema>;
@@ -101,8 +135,10 @@ export interface MessageSummary {
   hasAttachments: boolean;
   /** Absent until the message has been opened once (it is encrypted to the card until then). */
   trust?: TrustState;
-  /** Mail from outside SSMAX, delivered marked as such by the receiving org (SPEC §5). */
+  /** Mail from outside SSMAX, delivered marked as such by the receiving org (SPEC §5); known once opened. */
   external: boolean;
+  /** The S/MIME structure seen from the server's BODYSTRUCTURE, before opening. */
+  smime: 'encrypted' | 'signed' | 'none';
 }
 
 export interface MessagePage {
@@ -110,6 +146,8 @@ export interface MessagePage {
   offset: number;
   total: number;
   rows: MessageSummary[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
 }
 
 // ---------------------------------------------------------------- open: the chain result

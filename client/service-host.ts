@@ -12,6 +12,7 @@ import {
   type StartupNotice,
 } from '../api';
 import { EventHub } from './events';
+import { MailService, type MailServiceOptions } from './mail/service';
 import { SettingsStore, SettingsWriteFailed, defaultSettings } from './settings/store';
 
 /**
@@ -28,11 +29,15 @@ export interface ServiceHostOptions {
   /** Defaults to the version in package.json. */
   version?: string;
   versions?: { electron?: string; chrome?: string };
+  /** Mail account tuning (tests: reconnect backoff, poll interval). */
+  mail?: Pick<MailServiceOptions, 'account' | 'loginTimeoutMs'>;
 }
 
 export class ServiceHost implements SsmaxClient {
   readonly events: EventHub;
   private readonly notices: StartupNotice[];
+  /** Set right after construction in `open` (it needs the event hub). */
+  #mail!: MailService;
 
   private constructor(
     private readonly opts: ServiceHostOptions,
@@ -53,7 +58,23 @@ export class ServiceHost implements SsmaxClient {
       console.error(`ssmax: ${problem.message}`, problem.cause);
       notices.push({ code: 'SettingsFileCorrupt', message: problem.message, keptAs: problem.keptAs });
     }
-    return new ServiceHost(opts, store, notices);
+    const host = new ServiceHost(opts, store, notices);
+    host.#mail = await MailService.open({
+      dataDir: opts.dataDir,
+      onProgress: (p) => host.events.emit('sync.progress', p),
+      ...opts.mail,
+    });
+    return host;
+  }
+
+  /** The mail service (accounts, sync, cache); tests reach accounts and the cache through it. */
+  get mail(): MailService {
+    return this.#mail;
+  }
+
+  /** Stops the mail connections and closes the cache. */
+  async close(): Promise<void> {
+    await this.#mail.close();
   }
 
   get dataDir(): string {
@@ -90,17 +111,19 @@ export class ServiceHost implements SsmaxClient {
     },
   };
 
-  // Declared for issues 7–8, not built yet: each answers NotAvailableYet (see api/channels.ts).
+  // Mail (client/mail/): accounts added by hand, folders and pages from the cache, flags on the server.
+  // The rest is declared for issues 7–8, not built yet: each answers NotAvailableYet (see api/channels.ts).
   readonly accounts: SsmaxApi['accounts'] = {
-    list: notYet('accounts.list'),
+    list: async () => this.#mail.listAccounts(),
+    add: (account) => this.#mail.addAccount(account),
     discover: notYet('accounts.discover'),
     confirm: notYet('accounts.confirm'),
   };
-  readonly folders: SsmaxApi['folders'] = { list: notYet('folders.list') };
+  readonly folders: SsmaxApi['folders'] = { list: async (accountId) => this.#mail.listFolders(accountId) };
   readonly messages: SsmaxApi['messages'] = {
-    page: notYet('messages.page'),
+    page: (query) => this.#mail.page(query),
     open: notYet('messages.open'),
-    setFlags: notYet('messages.setFlags'),
+    setFlags: (ref, flags) => this.#mail.setFlags(ref, flags),
     saveAttachment: notYet('messages.saveAttachment'),
   };
   readonly compose: SsmaxApi['compose'] = {

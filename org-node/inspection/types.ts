@@ -73,7 +73,11 @@ export interface InspectionReport {
   readonly verdict: Verdict;
   /** Scanner engine, e.g. "ClamAV 1.0.7"; "ClamAV (unreachable)" when clamd did not answer. */
   readonly engine: string;
-  /** Signature database version as clamd reports it, e.g. "27450/Thu Nov 19 08:00:00 2026"; "unknown" when not known. */
+  /**
+   * Signature database version as clamd reports it, e.g. "27450/Thu Nov 19 08:00:00 2026";
+   * "unversioned" when clamd runs without an official database (local signatures only); "unknown"
+   * when clamd did not answer.
+   */
   readonly signatureDb: string;
   /** This engine's own rules version (name checks, PPAP, leak rules). */
   readonly inspector: string;

@@ -78,6 +78,9 @@ const errors: Record<Language, Record<ApiErrorCode, string>> = {
     Refused: 'SSMAX refused the request.',
     Disconnected: 'The connection to SSMAX was lost.',
     StorageFailed: 'SSMAX could not save this. Check the disk and try again.',
+    NotFound: 'This account, folder or message no longer exists.',
+    ServerUnavailable: 'The mail server cannot be reached now. SSMAX keeps trying.',
+    LoginFailed: 'The mail server refused the user name or password.',
     Internal: 'Something went wrong inside SSMAX.',
   },
   ja: {
@@ -87,6 +90,9 @@ const errors: Record<Language, Record<ApiErrorCode, string>> = {
     Refused: 'SSMAXが要求を拒否しました。',
     Disconnected: 'SSMAXとの接続が切れました。',
     StorageFailed: 'SSMAXが保存できませんでした。ディスクを確認して、もう一度お試しください。',
+    NotFound: 'このアカウント、フォルダーまたはメールはもう存在しません。',
+    ServerUnavailable: 'メールサーバーに接続できません。SSMAXは接続を試み続けます。',
+    LoginFailed: 'メールサーバーがユーザー名またはパスワードを拒否しました。',
     Internal: 'SSMAX内部でエラーが発生しました。',
   },
 };

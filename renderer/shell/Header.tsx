@@ -63,7 +63,7 @@ function OrgStatus({ accounts }: { accounts: CallState<Account[]> }): ReactNode 
   if (accounts.status === 'loading') return t('loading');
   const first = accounts.status === 'ok' ? accounts.value[0] : undefined;
   // Only an org from a pinned, verified bundle is ever named here; anything else is "none yet".
-  return first === undefined ? t('header.org.none') : first.org.name;
+  return first?.org === undefined ? t('header.org.none') : first.org.name;
 }
 
 function CardStatusText({ card }: { card: CallState<CardStatus> }): ReactNode {

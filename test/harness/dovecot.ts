@@ -55,6 +55,11 @@ export interface DovecotHandle extends ServiceHandle {
   addUser(address: string, password: string): Promise<MailUser>;
   /** The user's Maildir on disk (exists after the first delivery or login). */
   maildirOf(address: string): string;
+  /**
+   * Stops the whole instance (every connection drops) and starts it again on the same ports with
+   * the same mail, for reconnect tests. `downMs` keeps it down that long in between.
+   */
+  restart(opts?: { downMs?: number }): Promise<void>;
 }
 
 /** Special-use mailboxes every user gets, created and subscribed on first access. */
@@ -247,7 +252,16 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
       throw err instanceof HarnessError ? err : new HarnessError(`did not start:\n${daemon.logTail()}`, SERVICE, { cause: err });
     }
   }
-  const started = daemon;
+  let started = daemon;
+  const stopInstance = async (): Promise<void> => {
+    await started.stop();
+    // The log process outlives the master by a moment; wait until no worker of this instance is left.
+    await waitFor(
+      `all processes of dovecot instance ${instance} to exit`,
+      () => (instanceProcesses(instance, configFile).length === 0 ? true : undefined),
+      { timeoutMs: 10_000 },
+    );
+  };
 
   const doveadm = async (args: string[]): Promise<boolean> => {
     try {
@@ -287,14 +301,15 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
     addUser,
     maildirOf,
     logTail: (lines?: number) => started.logTail(lines),
+    async restart(restartOpts?: { downMs?: number }) {
+      await stopInstance();
+      if (restartOpts?.downMs) await new Promise((r) => setTimeout(r, restartOpts.downMs));
+      started = new Daemon({ name: SERVICE, command: 'dovecot', args: ['-c', configFile, '-F'], logFile, cwd: dir });
+      await waitForListening(imap!, started);
+      await waitForListening(lmtp!, started);
+    },
     async stop(stopOpts?: StopOptions) {
-      await started.stop();
-      // The log process outlives the master by a moment; wait until no worker of this instance is left.
-      await waitFor(
-        `all processes of dovecot instance ${instance} to exit`,
-        () => (instanceProcesses(instance, configFile).length === 0 ? true : undefined),
-        { timeoutMs: 10_000 },
-      );
+      await stopInstance();
       await disposeWorkDir(SERVICE, dir, stopOpts);
     },
   };

@@ -108,11 +108,56 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
 
     it('answers NotAvailableYet for declared methods this build does not implement, never data', async () => {
       const api = await connect();
-      for (const call of [() => api.accounts.list(), () => api.card.status(), () => api.outbox.list()]) {
+      for (const call of [
+        () => api.accounts.discover('alice@org-a.test'),
+        () => api.card.status(),
+        () => api.outbox.list(),
+      ]) {
         const err = await rejection(call());
         expect(err.code).toBe('NotAvailableYet');
         expect(err.message).toMatch(/not available in this version/);
       }
+    });
+
+    it('mail: no accounts at first; unknown accounts are NotFound; bad IMAP settings are refused and nothing is stored', async () => {
+      const api = await connect();
+      expect(await api.accounts.list()).toEqual([]);
+      expect((await rejection(api.folders.list('acct-none'))).code).toBe('NotFound');
+      const page = api.messages.page({
+        folder: { accountId: 'acct-none', path: 'INBOX' },
+        offset: 0,
+        limit: 50,
+      });
+      expect((await rejection(page)).code).toBe('NotFound');
+      const flags = api.messages.setFlags({ accountId: 'acct-none', path: 'INBOX', uid: 1 }, { seen: true });
+      expect((await rejection(flags)).code).toBe('NotFound');
+
+      const imap = {
+        host: '127.0.0.1',
+        port: 1,
+        security: 'none' as const,
+        username: 'alice',
+        password: 'not-logged-1x',
+      };
+      // A port of 0 or a limit of 0 fails the schema.
+      const badPort = await rejection(
+        api.accounts.add({ email: 'alice@org-a.test', imap: { ...imap, port: 0 } }),
+      );
+      expect(badPort.code).toBe('InvalidArguments');
+      expect(badPort.issues.map((i) => i.path)).toEqual(['0.imap.port']);
+      // Unencrypted IMAP to another machine would send the password in clear.
+      const plainRemote = await rejection(
+        api.accounts.add({
+          email: 'alice@org-a.test',
+          imap: { ...imap, host: 'imap.org-a.test', port: 143 },
+        }),
+      );
+      expect(plainRemote.code).toBe('Refused');
+      // Nothing listens on port 1: the login check fails and the account is not saved.
+      const unreachable = await rejection(api.accounts.add({ email: 'alice@org-a.test', imap }));
+      expect(unreachable.code).toBe('ServerUnavailable');
+      expect(unreachable.message).not.toContain(imap.password);
+      expect(await api.accounts.list()).toEqual([]);
     });
 
     it('validates arguments of unimplemented methods too (the schema is the contract, not the implementation)', async () => {

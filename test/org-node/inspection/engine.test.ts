@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ClamdConnectionError, ClamdSizeLimitError, ClamdTimeoutError } from '../../../org-node/inspection/clamd-client';
-import { inspectMessage, type InspectOptions, type InspectionReport, type PartReport, type Scanner } from '../../../org-node/inspection';
+import { inspectMessage, splitVersion, type InspectOptions, type InspectionReport, type PartReport, type Scanner } from '../../../org-node/inspection';
 import { buildRfc822Part } from '../../../smime/mime';
 import {
   buildZip,
@@ -48,6 +48,13 @@ function part(r: InspectionReport, name: string): PartReport {
 function codes(p: PartReport): string[] {
   return p.findings.map((f) => f.code);
 }
+
+describe('splitVersion', () => {
+  it('engine and database from clamd VERSION', () => {
+    expect(splitVersion('ClamAV 1.0.7/27450/Thu Nov 19 08:00:00 2026')).toEqual({ engine: 'ClamAV 1.0.7', signatureDb: '27450/Thu Nov 19 08:00:00 2026' });
+    expect(splitVersion('ClamAV 1.4.6')).toEqual({ engine: 'ClamAV 1.4.6', signatureDb: 'unversioned' });
+  });
+});
 
 describe('inspectMessage (fake scanner)', () => {
   it('a clean message with a PDF: Safe; body and attachment listed with SHA-256 of the decoded bytes; engine and DB from VERSION', async () => {

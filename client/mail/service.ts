@@ -1,0 +1,251 @@
+import { join } from 'node:path';
+import {
+  ApiError,
+  type Account,
+  type Folder,
+  type MessagePage,
+  type MessagePageQuery,
+  type MessageRef,
+  type MessageSummary,
+  type NewAccount,
+  type SyncProgress,
+  type TrustState,
+} from '../../api';
+import { MailAccount, type MailAccountOptions } from './account';
+import { AccountStore, AccountsFileError, imapSettingsOf, type StoredAccount } from './accounts';
+import { MailCache, type CachedMessage, type PageCursor } from './cache';
+import { ImapAuthFailed, ImapOffline, checkLogin } from './connection';
+
+/**
+ * The mail side of the service host: accounts (accounts.json), one `MailAccount` per account, the
+ * SQLite cache (`mail-cache.sqlite` in the data dir), and the API's accounts/folders/messages
+ * methods mapped onto them. Lists are answered from the cache (fast, also offline); searches and
+ * flag changes go to the server and say so with `ServerUnavailable` when it cannot be reached.
+ */
+
+export const MAIL_CACHE_FILE = 'mail-cache.sqlite';
+
+export interface MailServiceOptions {
+  dataDir: string;
+  onProgress: (p: SyncProgress) => void;
+  /** Passed to every account (tests: backoff, poll interval). */
+  account?: Omit<MailAccountOptions, 'onProgress'>;
+  /** Login check timeout for `accounts.add`. Default 15 s. */
+  loginTimeoutMs?: number;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+
+export class MailService {
+  readonly #accounts = new Map<string, MailAccount>();
+
+  private constructor(
+    private readonly opts: MailServiceOptions,
+    private readonly store: AccountStore,
+    readonly cache: MailCache,
+  ) {}
+
+  static async open(opts: MailServiceOptions): Promise<MailService> {
+    const store = await AccountStore.open(opts.dataDir);
+    const cache = MailCache.open(join(opts.dataDir, MAIL_CACHE_FILE));
+    const service = new MailService(opts, store, cache);
+    for (const a of store.list()) service.#startAccount(a);
+    return service;
+  }
+
+  /** The running account (tests reach its connection and scheduler through this). */
+  account(id: string): MailAccount | undefined {
+    return this.#accounts.get(id);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#accounts.values()].map((a) => a.stop()));
+    this.#accounts.clear();
+    this.cache.close();
+  }
+
+  listAccounts(): Account[] {
+    return this.store.list().map(toAccount);
+  }
+
+  async addAccount(input: NewAccount, method = 'accounts.add'): Promise<Account> {
+    const email = input.email.trim();
+    const host = input.imap.host.trim().toLowerCase();
+    if (input.imap.security === 'none' && !LOOPBACK.has(host)) {
+      // The password would cross the network in clear text.
+      throw new ApiError(
+        'Refused',
+        `Unencrypted IMAP is only allowed to this computer (127.0.0.1); use STARTTLS or TLS for ${host}.`,
+        { method },
+      );
+    }
+    if (this.store.list().some((a) => a.email.toLowerCase() === email.toLowerCase())) {
+      throw new ApiError('Refused', `An account for ${email} already exists.`, { method });
+    }
+    const imap = { ...input.imap, host };
+    try {
+      await checkLogin(imap, this.opts.loginTimeoutMs);
+    } catch (err) {
+      if (err instanceof ImapAuthFailed) throw new ApiError('LoginFailed', err.message, { method });
+      throw new ApiError('ServerUnavailable', (err as Error).message, { method });
+    }
+    let stored: StoredAccount;
+    try {
+      stored = await this.store.add({ email, displayName: input.displayName?.trim() || email, imap });
+    } catch (err) {
+      throw new ApiError('StorageFailed', (err as Error).message, { method, cause: err });
+    }
+    this.#startAccount(stored);
+    return toAccount(stored);
+  }
+
+  listFolders(accountId: string, method = 'folders.list'): Folder[] {
+    this.#require(accountId, method);
+    return this.cache.folders(accountId).map((f) => {
+      const counts = this.cache.counts(f.id);
+      return {
+        accountId,
+        path: f.path,
+        name: f.path.toUpperCase() === 'INBOX' ? 'INBOX' : f.name,
+        role: f.role,
+        unread: counts.unread,
+        total: counts.total,
+      };
+    });
+  }
+
+  async page(query: MessagePageQuery, method = 'messages.page'): Promise<MessagePage> {
+    const { accountId, path } = query.folder;
+    const account = this.#require(accountId, method);
+    const folder = this.cache.folder(accountId, path);
+    if (!folder) throw new ApiError('NotFound', `There is no folder ${path} in this account.`, { method });
+    const summary = (m: CachedMessage): MessageSummary => toSummary(accountId, path, m);
+
+    const text = query.search?.trim();
+    if (text) {
+      if (query.cursor !== undefined)
+        throw new ApiError('InvalidArguments', 'A search result is paged by offset, not by cursor.', {
+          method,
+        });
+      let uids: number[];
+      try {
+        uids = await account.search(path, { text });
+      } catch (err) {
+        throw serverError(err, method);
+      }
+      const page = this.cache.pageOfUids(folder.id, uids, query.offset, query.limit);
+      return { folder: query.folder, offset: query.offset, total: page.total, rows: page.rows.map(summary) };
+    }
+    const total = this.cache.counts(folder.id).total;
+    const page =
+      query.cursor !== undefined
+        ? this.cache.page(folder.id, query.limit, parseCursor(query.cursor))
+        : this.cache.pageAt(folder.id, query.offset, query.limit);
+    return {
+      folder: query.folder,
+      offset: query.offset,
+      total,
+      rows: page.rows.map(summary),
+      ...cursorOf(page.next),
+    };
+  }
+
+  async setFlags(
+    ref: MessageRef,
+    flags: { seen?: boolean; flagged?: boolean },
+    method = 'messages.setFlags',
+  ): Promise<void> {
+    const account = this.#require(ref.accountId, method);
+    const folder = this.cache.folder(ref.accountId, ref.path);
+    if (!folder || !this.cache.message(folder.id, ref.uid))
+      throw new ApiError('NotFound', `Message ${ref.uid} is not in ${ref.path}.`, { method });
+    if (flags.seen === undefined && flags.flagged === undefined) return;
+    try {
+      await account.setFlags(ref.path, ref.uid, flags);
+    } catch (err) {
+      throw serverError(err, method);
+    }
+  }
+
+  #require(accountId: string, method: string): MailAccount {
+    const a = this.#accounts.get(accountId);
+    if (!a) throw new ApiError('NotFound', `There is no account ${accountId}.`, { method });
+    return a;
+  }
+
+  #startAccount(a: StoredAccount): void {
+    const account = new MailAccount(a.id, imapSettingsOf(a), this.cache, {
+      ...this.opts.account,
+      onProgress: this.opts.onProgress,
+    });
+    this.#accounts.set(a.id, account);
+    account.start();
+  }
+}
+
+export { AccountsFileError };
+
+function serverError(err: unknown, method: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ImapOffline) return new ApiError('ServerUnavailable', err.message, { method });
+  if (err instanceof ImapAuthFailed) return new ApiError('LoginFailed', err.message, { method });
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'NoConnection' || e?.code === 'EConnectionClosed')
+    return new ApiError('ServerUnavailable', 'The connection to the mail server was lost; try again.', {
+      method,
+    });
+  return new ApiError('Internal', `The mail server answered unexpectedly: ${e?.message ?? String(err)}`, {
+    method,
+    cause: err,
+  });
+}
+
+function toAccount(a: StoredAccount): Account {
+  return {
+    id: a.id,
+    email: a.email,
+    displayName: a.displayName,
+    imap: { host: a.imap.host, port: a.imap.port, security: a.imap.security, username: a.imap.username },
+  };
+}
+
+export function encodeCursor(c: PageCursor): string {
+  return `${c.received}:${c.uid}`;
+}
+
+function parseCursor(s: string): PageCursor {
+  const [received, uid] = s.split(':').map(Number);
+  return { received: received!, uid: uid! };
+}
+
+function cursorOf(next: PageCursor | undefined): { nextCursor?: string } {
+  return next ? { nextCursor: encodeCursor(next) } : {};
+}
+
+const TRUST_STATES = new Set<TrustState>(['verified', 'signed', 'unsigned', 'failed']);
+
+/** The cached verification (written by "open") as far as the list needs it. */
+function verificationOf(json: string | null): { trust?: TrustState; external: boolean } {
+  if (json === null) return { external: false };
+  try {
+    const v = JSON.parse(json) as { state?: unknown; external?: unknown };
+    const trust = TRUST_STATES.has(v.state as TrustState) ? (v.state as TrustState) : undefined;
+    return { ...(trust ? { trust } : {}), external: v.external === true };
+  } catch {
+    return { external: false };
+  }
+}
+
+function toSummary(accountId: string, path: string, m: CachedMessage): MessageSummary {
+  return {
+    ref: { accountId, path, uid: m.uid },
+    from: { name: m.from.name, email: m.from.address },
+    subject: m.subject,
+    date: new Date(m.date ?? m.received).toISOString(),
+    unread: !m.flags.seen,
+    flagged: m.flags.flagged,
+    hasAttachments: m.hasAttachments,
+    smime: m.smime,
+    ...verificationOf(m.verification),
+  };
+}
