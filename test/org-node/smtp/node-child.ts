@@ -30,10 +30,14 @@ export interface ChildConfig {
   orgs: Record<string, { id: string; cert: string }>;
   lmtp: { host: string; port: number };
   crashMarker?: string;
+  /** Crash at the n-th hand-off (default 1). */
+  crashAfter?: number;
 }
 
 const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
 const safe: Inspector = () => Promise.resolve({ attestation: { verdict: 'Safe', engine: 'test', signatureDb: 'none', inspectedAt: new Date(), attachments: [] }, decision: { action: 'pass' } });
+
+let handOffs = 0;
 
 async function main(): Promise<void> {
   const c = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as ChildConfig;
@@ -59,7 +63,8 @@ async function main(): Promise<void> {
         ? {
             faultHook: () => {
               const marker = c.crashMarker ?? '';
-              if (existsSync(marker)) return;
+              handOffs++;
+              if (existsSync(marker) || handOffs < (c.crashAfter ?? 1)) return;
               writeFileSync(marker, 'crashed');
               process.kill(process.pid, 'SIGKILL');
             },

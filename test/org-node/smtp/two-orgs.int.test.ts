@@ -200,28 +200,7 @@ describe('two org nodes on loopback', () => {
 
   it('kill -9 of the sending node right after the next hop accepted: after restart the message is delivered exactly once', async () => {
     const spoolDir = join(work, 'spool-child');
-    const submissionPort = await freePort();
-    const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
-    const config: ChildConfig = {
-      name: 'node.a.example',
-      domains: ['a.example'],
-      caB64: b64(caDer(rw.world.a)),
-      signing: { pkcs8: b64(rw.world.a.signing.pkcs8), cert: b64(rw.world.a.signing.der) },
-      encryption: { pkcs8: b64(rw.world.a.encryption.pkcs8), cert: b64(rw.world.a.encryption.der) },
-      rootPem: rw.world.rootPem,
-      directoryPath: join(work, 'dir-a.sqlite'),
-      spoolDir,
-      submissionPort,
-      tlsKey: tls.keyPath,
-      tlsCert: tls.certPath,
-      credentialsPath,
-      routes: { 'b.example': { host: '127.0.0.1', port: nodeB.inboundPort ?? 0 } },
-      orgs: { 'b.example': { id: 'b.example', cert: b64(rw.world.b.encryption.der) } },
-      lmtp: dovecotA.lmtp,
-      crashMarker: join(work, 'crashed'),
-    };
-    const configPath = join(work, 'child.json');
-    writeFileSync(configPath, JSON.stringify(config));
+    const { config, configPath, submissionPort } = await childConfig(spoolDir, 'crashed', 1);
     const child1 = await startChild(configPath);
     const { raw, messageId } = await signedMail(rw.alice, rw.bob.email);
     expect(await submit(submissionPort, rw.alice, raw, [rw.bob.email])).toMatch(/^250/);
@@ -243,7 +222,80 @@ describe('two org nodes on loopback', () => {
       await new Promise((r) => child2.proc.once('exit', r));
     }
   });
+
+  it('kill -9 in the middle of a batch of 40: the client retries like its outbox, every message arrives exactly once', async () => {
+    const spoolDir = join(work, 'spool-batch');
+    const { config, configPath, submissionPort } = await childConfig(spoolDir, 'crashed-batch', 15);
+    let restarts = 0;
+    let stopping = false;
+    let current = await startChild(configPath);
+    const supervise = (c: { proc: ChildProcess }): void => {
+      c.proc.once('exit', (_code, sig) => {
+        if (stopping || sig !== 'SIGKILL') return;
+        restarts++;
+        void startChild(configPath).then((n) => {
+          current = n;
+          supervise(n);
+        });
+      });
+    };
+    supervise(current);
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const { raw, messageId } = await signedMail(rw.alice, rw.bob.email);
+        ids.push(messageId);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            expect(await submit(submissionPort, rw.alice, raw, [rw.bob.email])).toMatch(/^250/);
+            break;
+          } catch (err) {
+            if (attempt > 100) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }
+      await until('the crash', () => (existsSync(config.crashMarker ?? '') ? true : undefined));
+      await until('the restarted node emptied its queue', () => (restarts === 1 && readdirSync(join(spoolDir, 'queue')).length === 0 ? true : undefined), 120_000);
+      await until('b idle', async () => ((await nodeB.spool.queued()).length === 0 ? true : undefined));
+      const box = mailbox(dovecotB, rw.bob.email);
+      const counts = ids.map((id) => withId(box, id).length);
+      expect(counts).toEqual(ids.map(() => 1));
+      expect(restarts).toBe(1);
+    } finally {
+      stopping = true;
+      current.proc.kill('SIGTERM');
+      await new Promise((r) => current.proc.once('exit', r));
+    }
+  }, 300_000);
 });
+
+async function childConfig(spoolDir: string, marker: string, crashAfter: number): Promise<{ config: ChildConfig; configPath: string; submissionPort: number }> {
+  const submissionPort = await freePort();
+  const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
+  const config: ChildConfig = {
+    name: 'node.a.example',
+    domains: ['a.example'],
+    caB64: b64(caDer(rw.world.a)),
+    signing: { pkcs8: b64(rw.world.a.signing.pkcs8), cert: b64(rw.world.a.signing.der) },
+    encryption: { pkcs8: b64(rw.world.a.encryption.pkcs8), cert: b64(rw.world.a.encryption.der) },
+    rootPem: rw.world.rootPem,
+    directoryPath: join(work, 'dir-a.sqlite'),
+    spoolDir,
+    submissionPort,
+    tlsKey: tls.keyPath,
+    tlsCert: tls.certPath,
+    credentialsPath,
+    routes: { 'b.example': { host: '127.0.0.1', port: nodeB.inboundPort ?? 0 } },
+    orgs: { 'b.example': { id: 'b.example', cert: b64(rw.world.b.encryption.der) } },
+    lmtp: dovecotA.lmtp,
+    crashMarker: join(work, marker),
+    crashAfter,
+  };
+  const configPath = join(work, `${marker}.json`);
+  writeFileSync(configPath, JSON.stringify(config));
+  return { config, configPath, submissionPort };
+}
 
 async function startChild(configPath: string): Promise<{ proc: ChildProcess }> {
   const script = resolve(__dirname, 'node-child.ts');
