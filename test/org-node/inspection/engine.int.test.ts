@@ -4,7 +4,6 @@ import { applyPolicy, inspectMessage, toAttestation, type InspectOptions, type I
 import { decodeInspectionAttestation, encodeInspectionAttestation } from '../../../smime/cms';
 import { EICAR_SIGNATURE_NAME, eicarTestFile, MALWARE_MARKER, MARKER_SIGNATURE_NAME, reportedName } from '../../harness/clamav-signatures';
 import { startClamd, type ClamdHandle } from '../../harness/clamd';
-import { freePort } from '../../harness/process';
 import { buildZip, luhnNumber, message, pdfBytes, peBytes } from './fixtures';
 
 // The inspection engine against a real clamd with the project's test signatures (EICAR and the marker).
@@ -162,7 +161,5 @@ describe('inspection with a real clamd', () => {
     expect(r.parts[1]!.findings[0]!.message).toBe('The virus scanner could not be reached; the content was not scanned.');
     const d = applyPolicy(r);
     expect(d).toMatchObject({ action: 'defer', smtp: { code: 451 } });
-    // Nothing listens there any more.
-    expect(await freePort('127.0.0.1')).toBeGreaterThan(0);
   });
 });

@@ -108,6 +108,14 @@ describe('inspectMessage (fake scanner)', () => {
     expect(r.verdict).toBe('Danger');
   });
 
+  it('ZIP entry names in Shift_JIS (Japanese Windows, no UTF-8 flag) are decoded for the checks and the report', async () => {
+    // 請求書.pdf.exe in Shift_JIS: 90 BF 8B 81 8F 91 then ".pdf.exe"
+    const sjisName = Buffer.concat([Buffer.from([0x90, 0xbf, 0x8b, 0x81, 0x8f, 0x91]), Buffer.from('.pdf.exe')]);
+    const zip = buildZip([{ name: 'unused', rawName: sjisName, content: 'x' }, { name: '見積書.txt', content: 'utf-8 flagged' }]);
+    const r = await inspectMessage(await message({ attachments: [{ filename: 'files.zip', content: zip }] }), opts());
+    expect(part(r, 'files.zip').findings).toEqual([expect.objectContaining({ code: 'double-extension', location: '請求書.pdf.exe' })]);
+  });
+
   it('archives nested deeper than the limit → Unsupported archive-too-deep', async () => {
     let z = buildZip([{ name: 'core.txt', content: 'x' }]);
     for (let i = 0; i < 3; i++) z = buildZip([{ name: `level${i}.zip`, content: z }]);

@@ -66,6 +66,8 @@ export interface ZipEntrySpec {
   aes?: boolean;
   /** Claim this uncompressed size in the headers (lying headers, bombs). */
   declaredSize?: number;
+  /** Name bytes as written, without the UTF-8 flag (e.g. Shift_JIS from Japanese Windows). */
+  rawName?: Buffer;
 }
 
 export function buildZip(entries: ZipEntrySpec[]): Buffer {
@@ -74,11 +76,11 @@ export function buildZip(entries: ZipEntrySpec[]): Buffer {
   let offset = 0;
   for (const e of entries) {
     const raw = typeof e.content === 'string' ? Buffer.from(e.content, 'utf8') : Buffer.from(e.content);
-    const name = Buffer.from(e.name, 'utf8');
+    const name = e.rawName ?? Buffer.from(e.name, 'utf8');
     const crc = crc32(raw);
     let method = e.deflate === false ? 0 : 8;
     let data: Buffer = method === 8 ? deflateRawSync(raw) : raw;
-    let flags = /[^\x20-\x7e]/.test(e.name) ? 0x800 : 0;
+    let flags = e.rawName === undefined && /[^\x20-\x7e]/.test(e.name) ? 0x800 : 0;
     let extra = Buffer.alloc(0);
     if (e.password !== undefined) {
       flags |= 0x1;
