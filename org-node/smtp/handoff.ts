@@ -54,6 +54,11 @@ export function smtpHandOff(routes: RouteResolver, name: string): HandOff {
   };
 }
 
+/** SMTP to one fixed endpoint (Postfix's re-injection port in content_filter mode). */
+export function fixedSmtpHandOff(endpoint: Endpoint, name: string): HandOff {
+  return (entry) => send({ host: endpoint.host, port: endpoint.port, secure: false, name, ignoreTLS: true }, entry);
+}
+
 export function lmtpHandOff(lmtp: Endpoint, name: string): HandOff {
   return (entry) => send({ host: lmtp.host, port: lmtp.port, lmtp: true, name, ignoreTLS: true }, entry);
 }

@@ -7,7 +7,7 @@ import type { Outcome, PipelineResult, RelayDeps } from '../relay/types';
 import { Spool, spoolIdFor, type SpoolEntry, type SpoolEntryInput } from '../queue/spool';
 import { DeliveryWorker, type FaultPoint, type HandOff, type WorkerEvent } from '../queue/worker';
 import type { Authenticator } from './credentials';
-import { lmtpHandOff, smtpHandOff, type Endpoint, type RouteResolver } from './handoff';
+import { fixedSmtpHandOff, lmtpHandOff, smtpHandOff, type Endpoint, type RouteResolver } from './handoff';
 
 /**
  * One org node's mail side: the submission server (members, AUTH after STARTTLS), the inbound
@@ -29,6 +29,12 @@ export interface OrgNodeOptions {
   readonly spoolDir: string;
   readonly submission?: { readonly host?: string; readonly port: number; readonly tls?: TlsFiles; readonly authenticate: Authenticator; readonly allowInsecureAuth?: boolean };
   readonly inbound?: { readonly host?: string; readonly port: number; readonly tls?: TlsFiles };
+  /**
+   * After-queue mode behind Postfix (`content_filter`): mail from Postfix's filter transport is
+   * processed as inbound mail of other org nodes, and every resulting copy is re-injected into
+   * Postfix (`reinject`) before the 250; Postfix's queue is the durable store, its transports route.
+   */
+  readonly filter?: { readonly host?: string; readonly port: number; readonly reinject: Endpoint };
   /** The next org node per destination org. */
   readonly routes: RouteResolver;
   /** The mailbox store (Dovecot LMTP). */
@@ -42,6 +48,7 @@ export interface OrgNodeOptions {
 export interface OrgNodeHandle {
   readonly submissionPort: number | undefined;
   readonly inboundPort: number | undefined;
+  readonly filterPort: number | undefined;
   readonly spool: Spool;
   readonly worker: DeliveryWorker;
   stop(): Promise<void>;
@@ -108,7 +115,9 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
   });
 
   /** Turns the pipeline's outcomes into spool entries and the SMTP answer. */
-  async function accept(result: PipelineResult, keyBase: string, mailFrom: string, localSender: boolean, dedupeSuffix: (o: Outcome) => string): Promise<string> {
+  const reinject = o.filter ? fixedSmtpHandOff(o.filter.reinject, o.name) : undefined;
+
+  async function accept(result: PipelineResult, keyBase: string, mailFrom: string, localSender: boolean, dedupeSuffix: (o: Outcome) => string, via: 'spool' | 'reinject' = 'spool'): Promise<string> {
     const outcomes = result.outcomes;
     const temp = outcomes.filter((x) => x.kind === 'tempfail');
     if (temp.length > 0) throw smtpError(451, `4.3.0 ${temp.map((t) => t.reason).join(' ')}`);
@@ -126,6 +135,14 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
       const failed = bounces.flatMap((b) => (b.kind === 'bounce' ? b.rcptTo.map((rcpt) => ({ rcpt, reason: b.reason })) : []));
       entries.push({ key: `${keyBase}|dsn`, kind: 'deliver', mailFrom: '', rcptTo: [mailFrom], message: dsn(o.name, mailFrom, result.log.messageId, failed) });
     }
+    if (via === 'reinject' && reinject) {
+      // Postfix holds the message until this 250: a copy not re-injected fails the whole message (451, Postfix retries).
+      for (const e of entries) {
+        const r = await reinject({ ...e, v: 1, id: spoolIdFor(e.key), createdAt: new Date().toISOString() });
+        if (r.status !== 'accepted') throw smtpError(451, `4.3.0 Re-injection failed: ${r.reason}`);
+      }
+      return `Re-injected ${entries.length} cop${entries.length === 1 ? 'y' : 'ies'}`;
+    }
     let queued;
     try {
       queued = await spool.enqueue(entries);
@@ -137,7 +154,7 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
     return `Queued as ${[...queued.queued, ...queued.duplicates].join(',')}${bounces.length > 0 ? ` (refused for ${bounces.flatMap((b) => b.rcptTo).join(', ')})` : ''}`;
   }
 
-  function onData(kind: 'submission' | 'inbound') {
+  function onData(kind: 'submission' | 'inbound', via: 'spool' | 'reinject' = 'spool') {
     return (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void => {
       void (async () => {
         const raw = await readAll(stream);
@@ -153,7 +170,7 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
         const result = await processInbound(o.relay, { raw, envelope });
         log({ event: 'inbound', envelope, outcomes: result.outcomes.map(summary), ...result.log });
         const relayId = headerValue(raw, 'x-ssmax-relay-id') ?? messageId;
-        return accept(result, `in|${result.sendingOrgCertificate ?? 'unknown'}|${relayId}`, envelope.mailFrom, false, (c) => `rcpt:${c.rcptTo.join(',')}`);
+        return accept(result, `in|${result.sendingOrgCertificate ?? 'unknown'}|${relayId}`, envelope.mailFrom, false, (c) => `rcpt:${c.rcptTo.join(',')}`, via);
       })().then(
         (message) => callback(null, message),
         (err: unknown) => {
@@ -210,10 +227,26 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
     servers.push(server);
   }
 
+  let filterPort: number | undefined;
+  if (o.filter) {
+    const server = new SMTPServer({
+      ...common,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      authOptional: true,
+      onRcptTo(addr, _session, cb) {
+        cb(ownDomains.has(domainOf(addr.address)) ? null : smtpError(550, `5.7.1 This node does not accept mail for ${domainOf(addr.address) || addr.address}.`));
+      },
+      onData: onData('inbound', 'reinject'),
+    });
+    filterPort = await listen(server, o.filter.port, o.filter.host);
+    servers.push(server);
+  }
+
   worker.start();
   return {
     submissionPort,
     inboundPort,
+    filterPort,
     spool,
     worker,
     async stop() {
