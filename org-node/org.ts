@@ -15,8 +15,8 @@ import { SqliteMemberDirectory } from './directory/sqlite';
 import { OrgNodeError } from './errors';
 import { openKeyStore, type KeyStoreConfig, type SecretFiles } from './keys/open';
 import type { OrgKeyAlgorithm, OrgKeyStore } from './keys/store';
-import { BUNDLE_PATH, CRL_PATH } from './bundle/manifest';
-import { signOrgBundle } from './bundle/sign';
+import { BUNDLE_PATH, CRL_PATH } from '../smime/bundle/manifest';
+import { signOrgBundle } from '../smime/bundle/sign';
 import { fromPem, toPem } from './pem';
 import { checkCsr, createCsr, sameBytes } from './pki';
 

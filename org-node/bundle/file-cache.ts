@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BundleCache, CachedBundle } from './client';
+import type { BundleCache, CachedBundle } from '../../smime/bundle/client';
 
 /**
  * Bundle cache in a directory: `<domain>.p7s` (the bundle as fetched, re-verified on every load)

@@ -1,7 +1,7 @@
 import { get } from 'node:https';
 import { get as httpGet } from 'node:http';
 import { OrgNodeError } from '../errors';
-import type { BundleFetcher } from './client';
+import type { BundleFetcher } from '../../smime/bundle/client';
 
 /** A bundle could not be fetched (network, status, size). Its content is never trusted anyway. */
 export class BundleFetchError extends OrgNodeError {}

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { BUNDLE_PATH, CRL_PATH } from '../bundle/manifest';
+import { BUNDLE_PATH, CRL_PATH } from '../../smime/bundle/manifest';
 import { EnrollmentCodeError } from '../directory/directory';
 import { OrgNodeError } from '../errors';
 import type { Org } from '../org';

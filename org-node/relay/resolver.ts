@@ -1,4 +1,4 @@
-import type { VerifiedOrgBundle } from '../bundle/verify';
+import type { VerifiedOrgBundle } from '../../smime/bundle/verify';
 import type { DestinationOrg, OrgResolver } from './types';
 
 /**

@@ -1,5 +1,5 @@
-import { signData } from '../../smime/cms';
-import type { Signer } from '../../smime/keys';
+import { signData } from '../cms';
+import type { Signer } from '../keys';
 import { BUNDLE_FORMAT, type OrgBundleManifest } from './manifest';
 
 export interface OrgBundleContent {

@@ -1,8 +1,6 @@
-import * as asn1js from 'asn1js';
-import { verifySignedData } from '../../smime/cms';
-import { roleOfPolicy, type CertificateRole } from '../../smime/pki';
-import { SmimeError } from '../../smime/errors';
-import { x509 } from '../../smime/x509';
+import { readCertInfo, validatePath, type CertInfo, type ChainReason, type ChainReasonCode } from '../chain';
+import { verifySignedData } from '../cms';
+import { SmimeError } from '../errors';
 import { orgBundleManifestSchema, type OrgBundleManifest } from './manifest';
 
 /**
@@ -11,9 +9,9 @@ import { orgBundleManifestSchema, type OrgBundleManifest } from './manifest';
  * root the caller trusts, each certificate in the role its policy OID says, valid now, the
  * manifest's domains inside the org CA's name constraints. TLS plays no part.
  *
- * Pure (bytes in, result out; WebCrypto for signatures, no I/O) so that it can move to smime/
- * unchanged; the chain checks here are the subset a bundle needs and should be replaced by the
- * core's chain verifier once that is in smime/.
+ * Pure (bytes in, result out, no I/O). The signer's path (signer → org CA → root) is checked by
+ * `smime/chain` `validatePath` at the verification time, and its reasons are mapped onto the
+ * bundle's refusal reasons; the encryption certificates (not signers) are checked here.
  */
 
 export type BundleRejection =
@@ -67,68 +65,55 @@ const reject = (reason: BundleRejection, message: string, cause?: unknown): neve
   throw new BundleRejectedError(reason, message, cause === undefined ? undefined : { cause });
 };
 
-function parseCert(der: Uint8Array, what: string): x509.X509Certificate {
+function certInfo(der: Uint8Array, what: string): CertInfo {
   try {
-    return new x509.X509Certificate(der);
+    return readCertInfo(der);
   } catch (cause) {
     return reject('malformed', `The ${what} in the bundle is not a readable certificate.`, cause);
   }
 }
 
-function rolesOf(cert: x509.X509Certificate): CertificateRole[] {
-  const ext = cert.getExtension(x509.CertificatePolicyExtension);
-  return (ext?.policies ?? []).flatMap((p) => {
-    const role = roleOfPolicy(p);
-    return role ? [role] : [];
-  });
+/** Whether the org CA is signed by one of the anchors (only asked to word a refusal). */
+async function orgCaUnderRoot(orgCa: CertInfo, anchors: readonly CertInfo[], now: Date): Promise<boolean> {
+  const r = await validatePath(orgCa, { anchors, intermediates: [], crls: [], time: now, now, role: 'org-signing' });
+  return r.path.length === 2 && !r.reasons.some((x) => x.code === 'untrusted' || x.code === 'certificate-signature-invalid');
 }
 
-function hasRole(cert: x509.X509Certificate, role: CertificateRole): boolean {
-  const roles = rolesOf(cert);
-  return roles.length === 1 && roles[0] === role;
-}
-
-function isCa(cert: x509.X509Certificate): boolean {
-  return cert.getExtension(x509.BasicConstraintsExtension)?.ca === true;
-}
-
-async function issuedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
-  if (cert.issuer !== issuer.subject) return false;
-  try {
-    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
-  } catch {
-    return false;
+/** The first path problem as a bundle refusal, in the order the bundle's reasons were always checked. */
+function rejectForPath(reasons: readonly ChainReason[], signer: CertInfo, orgCa: CertInfo): void {
+  const first = (...codes: ChainReasonCode[]): ChainReason | undefined => reasons.find((r) => codes.includes(r.code));
+  const role = first('policy-role-mismatch', 'ca-constraints', 'key-usage', 'extended-key-usage');
+  if (role) {
+    const what = orgCa.ssmaxRole !== 'org-ca' ? 'The bundle\'s org CA certificate is not an SSMAX org CA (policy).' : 'The bundle was not signed with an org signing certificate (policy).';
+    reject('wrong-role', what);
   }
-}
-
-function checkValidity(cert: x509.X509Certificate, what: string, now: Date): void {
-  if (now.getTime() < cert.notBefore.getTime()) reject('not-yet-valid', `The ${what} is not valid before ${cert.notBefore.toISOString()}.`);
-  if (now.getTime() > cert.notAfter.getTime()) reject('expired', `The ${what} expired on ${cert.notAfter.toISOString()}.`);
+  const time = first('expired', 'not-yet-valid');
+  if (time) reject(time.code === 'expired' ? 'expired' : 'not-yet-valid', time.message);
+  const names = first('name-constraints');
+  if (names) reject('domain-mismatch', names.message);
+  const other = first('path-profile', 'weak-key', 'weak-algorithm', 'unsupported-algorithm', 'certificate-malformed', 'revoked');
+  if (other) reject('certificate-invalid', `The signing certificate "${signer.subject}" is not acceptable: ${other.message}`);
+  if (reasons.length > 0) reject('certificate-invalid', reasons.map((r) => r.message).join(' '));
 }
 
 /** The dNSName subtrees the org CA's name constraints permit (lower case). */
-export function permittedDnsNames(orgCa: x509.X509Certificate): string[] {
-  const ext = orgCa.getExtension('2.5.29.30');
-  if (!ext) return [];
-  const parsed = asn1js.fromBER(ext.value);
-  if (parsed.offset === -1) return [];
-  const names: string[] = [];
-  for (const part of (parsed.result as asn1js.Sequence).valueBlock.value) {
-    if (part.idBlock.tagClass !== 3 || part.idBlock.tagNumber !== 0) continue; // permittedSubtrees [0]
-    for (const subtree of (part as asn1js.Constructed).valueBlock.value) {
-      const base = (subtree as asn1js.Sequence).valueBlock.value[0];
-      if (base && base.idBlock.tagClass === 3 && base.idBlock.tagNumber === 2) {
-        names.push(new TextDecoder().decode((base as asn1js.Primitive).valueBlock.valueHexView).toLowerCase());
-      }
-    }
-  }
-  return names;
+export function permittedDnsNames(orgCa: CertInfo): string[] {
+  return (orgCa.nameConstraints?.permitted?.dns ?? []).map((d) => d.toLowerCase());
 }
 
 function within(domain: string, constraint: string): boolean {
   const d = domain.toLowerCase();
   const c = constraint.toLowerCase().replace(/^\./, '');
   return d === c || d.endsWith(`.${c}`);
+}
+
+function issuedByOrgCa(cert: CertInfo, orgCa: CertInfo): boolean {
+  if (cert.issuerDer !== orgCa.subjectDer) return false;
+  try {
+    return cert.node.verify(orgCa.publicKey);
+  } catch {
+    return false;
+  }
 }
 
 function sameDer(a: Uint8Array, b: Uint8Array): boolean {
@@ -161,27 +146,28 @@ export async function verifyOrgBundle(bundle: Uint8Array, options: BundleVerifyO
     return reject('malformed', 'The bundle manifest is not a valid SSMAX org bundle manifest.', cause);
   }
 
-  // 3. The org CA chains to a trusted SSMAX root.
+  // 3–4. The signer's path: signer → the manifest's org CA → a trusted SSMAX root (smime/chain
+  // validatePath: signatures, validity now, CA flags, key usage, roles, name constraints).
   const orgCaDer = fromB64(manifest.orgCa);
-  const orgCa = parseCert(orgCaDer, 'org CA');
-  let anchor: x509.X509Certificate | undefined;
-  for (const rootDer of options.roots) {
-    const root = parseCert(rootDer, 'SSMAX root');
-    if (hasRole(root, 'ssmax-root') && (await issuedBy(orgCa, root))) anchor = root;
-  }
-  if (!anchor) return reject('untrusted-root', `The org CA "${orgCa.subject}" is not issued by the SSMAX root.`);
-  if (!hasRole(orgCa, 'org-ca') || !isCa(orgCa)) reject('wrong-role', 'The bundle\'s org CA certificate is not an SSMAX org CA (policy).');
-  checkValidity(anchor, 'SSMAX root', options.now);
-  checkValidity(orgCa, 'org CA certificate', options.now);
-  if (options.pinnedOrgCa && !sameDer(options.pinnedOrgCa, orgCaDer)) reject('not-signed-by-org', 'The bundle is of a different org CA than the one pinned for this org.');
-
-  // 4. The signer is this org's signing certificate.
   const signerDer = check.certificate!;
-  const signer = parseCert(signerDer, 'signing certificate');
-  if (!(await issuedBy(signer, orgCa))) reject('not-signed-by-org', `The bundle was signed by "${signer.subject}", which is not a certificate of the org CA "${orgCa.subject}".`);
-  if (!hasRole(signer, 'org-signing')) reject('wrong-role', 'The bundle was not signed with an org signing certificate (policy).');
+  const orgCaInfo = certInfo(orgCaDer, 'org CA');
+  const signerInfo = certInfo(signerDer, 'signing certificate');
+  const anchors = options.roots.map((r) => certInfo(r, 'SSMAX root'));
+  const path = await validatePath(signerInfo, { anchors, intermediates: [orgCaInfo], crls: [], time: options.now, now: options.now, role: 'org-signing' });
+  const viaOrgCa = path.path.length >= 2 && path.path[1]!.sha256 === orgCaInfo.sha256;
+  const anchored = !path.reasons.some((r) => r.code === 'untrusted' || r.code === 'certificate-signature-invalid');
+  if (!viaOrgCa || (path.path.length === 2 && !anchored)) {
+    // Either the org CA is not under the root, or the signer is not the org CA's.
+    if (!(await orgCaUnderRoot(orgCaInfo, anchors, options.now)))
+      reject('untrusted-root', `The org CA "${orgCaInfo.subject}" is not issued by the SSMAX root.`);
+    reject('not-signed-by-org', `The bundle was signed by "${signerInfo.subject}", which is not a certificate of the org CA "${orgCaInfo.subject}".`);
+  }
+  if (!anchored) reject('untrusted-root', `The org CA "${orgCaInfo.subject}" is not issued by the SSMAX root.`);
+  if (path.profile !== 'ssmax') reject('untrusted-root', `The org CA "${orgCaInfo.subject}" is not issued by an SSMAX root.`);
+  if (options.pinnedOrgCa && !sameDer(options.pinnedOrgCa, orgCaDer)) reject('not-signed-by-org', 'The bundle is of a different org CA than the one pinned for this org.');
+  rejectForPath(path.reasons, signerInfo, orgCaInfo);
   if (!manifest.signingCertificates.some((c) => sameDer(fromB64(c), signerDer))) reject('not-signed-by-org', 'The bundle signer is not one of the signing certificates its manifest lists.');
-  checkValidity(signer, 'org signing certificate', options.now);
+  const orgCa = orgCaInfo;
 
   // 5. Freshness and rollback.
   const issuedAt = new Date(manifest.issuedAt);
@@ -202,12 +188,13 @@ export async function verifyOrgBundle(bundle: Uint8Array, options: BundleVerifyO
   }
 
   // 7. The encryption certificates: this org CA's, in role, valid now; newest first.
-  const encryption: { der: Uint8Array; cert: x509.X509Certificate }[] = [];
+  // (Not signers, so not validatePath: issued by the org CA, in role, valid now.)
+  const encryption: { der: Uint8Array; cert: CertInfo }[] = [];
   for (const b64 of manifest.encryptionCertificates) {
     const der = fromB64(b64);
-    const cert = parseCert(der, 'encryption certificate');
-    if (!(await issuedBy(cert, orgCa))) reject('certificate-invalid', `The encryption certificate "${cert.subject}" is not issued by the org CA.`);
-    if (!hasRole(cert, 'org-encryption')) reject('wrong-role', 'An encryption certificate in the bundle is not an org encryption certificate (policy).');
+    const cert = certInfo(der, 'encryption certificate');
+    if (!issuedByOrgCa(cert, orgCa)) reject('certificate-invalid', `The encryption certificate "${cert.subject}" is not issued by the org CA.`);
+    if (cert.ssmaxRole !== 'org-encryption') reject('wrong-role', 'An encryption certificate in the bundle is not an org encryption certificate (policy).');
     if (options.now >= cert.notBefore && options.now <= cert.notAfter) encryption.push({ der, cert });
   }
   if (encryption.length === 0) reject('expired', 'The bundle has no currently valid org encryption certificate.');

@@ -1,7 +1,7 @@
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyOrgBundle } from '../../../org-node/bundle/verify';
+import { verifyOrgBundle } from '../../../smime/bundle/verify';
 import { Org } from '../../../org-node/org';
 import { fromPem, toPem } from '../../../org-node/pem';
 import { issueEmployeeSignatureCert } from '../../../smime/pki';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrgBundleClient } from '../../../org-node/bundle/client';
+import { OrgBundleClient } from '../../../smime/bundle/client';
 import { FileBundleCache } from '../../../org-node/bundle/file-cache';
 import { BundleFetchError, httpsBundleFetcher } from '../../../org-node/bundle/https-fetcher';
 import { Authority } from '../../../org-node/authority/authority';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OrgBundleClient, type BundleCache, type CachedBundle } from '../../../org-node/bundle/client';
-import { signOrgBundle, type OrgBundleContent } from '../../../org-node/bundle/sign';
-import { BundleRejectedError } from '../../../org-node/bundle/verify';
+import { OrgBundleClient, type BundleCache, type CachedBundle } from '../../../smime/bundle/client';
+import { signOrgBundle, type OrgBundleContent } from '../../../smime/bundle/sign';
+import { BundleRejectedError } from '../../../smime/bundle/verify';
 import { SoftwareSigner } from '../../../smime/keys';
 import type { CertificateAuthority } from '../../../smime/pki';
 import { buildOrg, buildRoot, type TestOrg } from '../../support/ssmax-pki';

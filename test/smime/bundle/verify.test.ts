@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { signOrgBundle, type OrgBundleContent } from '../../../org-node/bundle/sign';
-import { BundleRejectedError, verifyOrgBundle, type BundleRejection } from '../../../org-node/bundle/verify';
+import { signOrgBundle, type OrgBundleContent } from '../../../smime/bundle/sign';
+import { BundleRejectedError, verifyOrgBundle, type BundleRejection } from '../../../smime/bundle/verify';
 import { SoftwareSigner } from '../../../smime/keys';
 import { generateProfileKeyPair, issueOrgEncryptionCert, type CertificateAuthority } from '../../../smime/pki';
 import { buildOrg, buildRoot, type TestOrg } from '../../support/ssmax-pki';
