@@ -46,7 +46,7 @@ function chainLog(messageId: string | undefined, v?: MessageVerification, verdic
 
 function reasonsOf(v: MessageVerification, link?: ChainLink): string {
   const all = [...(link?.reasons ?? []), ...v.reasons.filter((r) => r.code !== 'chain-incomplete' && r.code !== 'own-org-unknown')];
-  return all.map((r) => r.message).join(' ') || `the signature check ended "${v.state}"`;
+  return [...new Set(all.map((r) => r.message))].join(' ') || `the signature check ended "${v.state}"`;
 }
 
 async function verify(deps: RelayDeps, raw: Buffer): Promise<MessageVerification> {

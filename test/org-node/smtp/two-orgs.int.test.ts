@@ -74,7 +74,13 @@ beforeAll(async () => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
   tls = { key: readFileSync(keyPath), cert: readFileSync(certPath), keyPath, certPath };
   credentialsPath = join(work, 'credentials.json');
-  writeFileSync(credentialsPath, JSON.stringify({ [rw.alice.email]: await hashPassword('pw-alice'), [rw.carol.email]: await hashPassword('pw-carol') }));
+  writeFileSync(credentialsPath, JSON.stringify({ [rw.alice.email]: await hashPassword('pw-alice'), [rw.carol.email]: await hashPassword('pw-carol'), [jiro]: await hashPassword('pw-jiro') }));
+  // jiro@a.example: a member whose card certificate the org revoked (lost card).
+  const revoked = rw.world.revoked.certificate;
+  await dirA.addMember({ address: jiro, name: 'Jiro', staffId: 'S-jiro' }, 'test');
+  const serial = revoked.serialNumber.toLowerCase().replace(/^(00)+/, '');
+  await dirA.recordCertificate({ serial, address: jiro, slot: '9C', der: rw.world.revoked.der, notBefore: revoked.notBefore, notAfter: revoked.notAfter }, 'test');
+  await dirA.revokeCertificate(serial, 'keyCompromise', 'test');
   nodeB = await startB();
   nodeA = await startA(nodeB.inboundPort ?? 0, join(work, 'spool-a'));
 }, 180_000);
@@ -88,7 +94,8 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-const passwords: Record<string, string> = { 'hanako@a.example': 'pw-alice', 'carol@a.example': 'pw-carol' };
+const jiro = 'jiro@a.example';
+const passwords: Record<string, string> = { 'hanako@a.example': 'pw-alice', 'carol@a.example': 'pw-carol', [jiro]: 'pw-jiro' };
 
 async function submit(port: number, login: Person, raw: Buffer, rcptTo: string[], mailFrom = login.email): Promise<string> {
   const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: login.email, pass: passwords[login.email] ?? '' } });
@@ -160,6 +167,43 @@ describe('two org nodes on loopback', () => {
     expect(err.responseCode).toBe(550);
     expect(err.response).toMatch(/signed by hanako@a\.example, but you are logged in as carol@a\.example/);
     expect(readdirSync(join(nodeA.spool.dir, 'done')).length + (await nodeA.spool.queued()).length).toBe(before);
+  });
+
+  it('a member whose card certificate was revoked is refused at DATA', async () => {
+    const headers = headersFor(jiro, rw.bob.email);
+    const mail = await buildMail({ headers, signer: signerOf(rw.world.revoked), signerCaDer: caDer(rw.world.a), encryptTo: rw.world.a.encryption.der });
+    const person = { email: jiro, signature: rw.world.revoked, keyManagement: rw.world.revoked };
+    const err = (await submit(nodeA.submissionPort ?? 0, person, mail.wire, [rw.bob.email]).catch((e: unknown) => e)) as { responseCode?: number; response?: string };
+    expect(err.responseCode).toBe(550);
+    expect(err.response).toMatch(/not your current staff card certificate/);
+  });
+
+  it('inbound: a message of a member of a countersigned by another org (b, or a rogue "a" under another root) is refused', async () => {
+    for (const org of [rw.world.b, rw.world.rogue]) {
+      const headers = headersFor(rw.alice.email, rw.bob.email);
+      const forged = await buildMail({
+        headers,
+        signer: signerOf(rw.alice.signature),
+        signerCaDer: caDer(rw.world.a),
+        links: [{ signer: signerOf(org.signing), caDer: caDer(org), hop: 'sending-org', time: new Date(), envelope: { mailFrom: rw.alice.email, rcptTo: [rw.bob.email] } }],
+        encryptTo: rw.world.b.encryption.der,
+      });
+      const t = nodemailer.createTransport({ host: '127.0.0.1', port: nodeB.inboundPort ?? 0, secure: false, ignoreTLS: true });
+      const err = (await t.sendMail({ envelope: { from: rw.alice.email, to: [rw.bob.email] }, raw: forged.wire }).catch((e: unknown) => e)) as { responseCode?: number; response?: string };
+      t.close();
+      expect(err.responseCode).toBe(550);
+      expect(err.response).toMatch(/signature chain was refused/);
+      console.log(`forged ② by ${org.name} (${org === rw.world.rogue ? 'rogue root' : 'b'}): ${err.response ?? ''}`);
+    }
+    expect(withId(mailbox(dovecotB, rw.bob.email), 'forged')).toHaveLength(0);
+  });
+
+  it('inbound: mail for a domain of another org is refused at RCPT', async () => {
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: nodeB.inboundPort ?? 0, secure: false, ignoreTLS: true });
+    const err = (await t.sendMail({ envelope: { from: rw.alice.email, to: ['x@c.example'] }, raw: 'Subject: x\r\n\r\nx\r\n' }).catch((e: unknown) => e)) as { responseCode?: number; response?: string };
+    t.close();
+    expect(err.responseCode).toBe(550);
+    expect(err.response).toMatch(/does not accept mail for c\.example/);
   });
 
   it('without login nothing is accepted', async () => {
