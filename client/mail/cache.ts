@@ -396,6 +396,14 @@ export class MailCache {
     ).slice();
   }
 
+  /** The highest cached UID of a folder, 0 when empty. */
+  maxUid(folderId: number): number {
+    return this.#db
+      .prepare('SELECT coalesce(max(uid), 0) FROM message WHERE folder_id = ?')
+      .pluck()
+      .get(folderId) as number;
+  }
+
   /** Expunge: drops the given UIDs. Returns how many rows went. */
   removeMessages(folderId: number, uids: readonly number[]): number {
     const stmt = this.#db.prepare('DELETE FROM message WHERE folder_id = ? AND uid = ?');

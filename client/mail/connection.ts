@@ -190,6 +190,14 @@ export class ImapConnection {
     this.#setState({ state: 'closed' });
   }
 
+  /**
+   * Drops the connection now, as a network failure would (e.g. after the system resumed from
+   * sleep); the loop reconnects with backoff. Operations in flight fail with a connection error.
+   */
+  disconnect(): void {
+    this.#client?.close();
+  }
+
   /** Skips the remaining backoff delay and tries now (network came back, user asked). */
   retryNow(): void {
     this.#wake?.();

@@ -232,6 +232,10 @@ export async function syncFolder(
       reset = folder.uidValidity !== null || cache.counts(folder.id).total > 0;
       cache.resetFolder(folder.id, uidValidity);
       from = 1;
+    } else {
+      // A sync cut off mid-way (connection lost) stored whole batches but not the new UIDNEXT:
+      // continue after the highest stored UID instead of fetching those headers again.
+      from = Math.max(from, cache.maxUid(folder.id) + 1);
     }
     const knownBefore = from > 1 ? cache.counts(folder.id).total : 0;
 

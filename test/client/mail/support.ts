@@ -36,6 +36,8 @@ export async function deliver(lmtp: Endpoint, to: string, mails: readonly TestMa
     host: lmtp.host,
     port: lmtp.port,
     lmtp: true,
+    pool: true,
+    maxMessages: Infinity,
     secure: false,
     ignoreTLS: true,
   });

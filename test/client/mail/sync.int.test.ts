@@ -354,4 +354,48 @@ describe('mail sync against Dovecot', () => {
     // Headers of the first 30 were fetched once, before the restart.
     expect(a.stats.fetchedUids).toBe(33);
   });
+
+  it('a connection cut in the middle of a first sync resumes after the last stored batch: no duplicate, no loss', async () => {
+    const N = 1_100;
+    let t = Date.now();
+    await deliver(
+      dovecot.lmtp,
+      user.address,
+      Array.from({ length: N }, (_, i) => plain(i)),
+    );
+    console.log(`delivered ${N} messages by LMTP in ${Date.now() - t} ms`);
+    let cut = false;
+    const progress: string[] = [];
+    t = Date.now();
+    const a = await account({
+      autoSync: true,
+      backoff: { baseMs: 200, maxMs: 2_000 },
+      onProgress: (p) => {
+        progress.push(`${p.state} ${p.done}/${p.total}`);
+        if (!cut && p.state === 'syncing' && p.folder === 'INBOX' && p.done >= 500 && p.done < N) {
+          cut = true;
+          // Synchronously, between two batches: the fetch in flight fails.
+          // `account()` registers the account before starting it.
+          accounts[accounts.length - 1]!.connection.disconnect();
+        }
+      },
+    });
+    await eventually(
+      `${N} messages`,
+      () => (cache.folder('acct', 'INBOX') && inboxUids().length === N ? true : undefined),
+      60_000,
+    );
+    await a.whenIdle();
+    console.log(
+      `first sync of ${N} with one cut: ${Date.now() - t} ms; progress ${progress
+        .filter((p) => !p.startsWith('syncing 0/0'))
+        .slice(0, 8)
+        .join(', ')} …`,
+    );
+    expect(cut).toBe(true);
+    expect(a.connection.connects).toBeGreaterThanOrEqual(2);
+    expect(inboxUids()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    // The 500 headers stored before the cut were not fetched again.
+    expect(a.stats.fetchedUids).toBe(N - 500);
+  });
 });
