@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests and the demo run for real (pcscd + vpcd, Dovecot,
 # Postfix, ClamAV, SoftHSM2, OpenSC, yubico-piv-tool, Chromium with a Japanese font for the UI
-# screenshots, OpenSSL, gpgsm).
+# screenshots, OpenSSL, gpgsm, 7z for the inspection's encrypted-archive tests).
 # Idempotent: does nothing when every package is already installed. Never starts system services:
 # the project runs its own private instances (see test/harness/).
 set -euo pipefail
@@ -15,6 +15,7 @@ PACKAGES=(
   softhsm2 libsofthsm2
   chromium fonts-ipafont-gothic
   openssl gpgsm
+  p7zip-full
   iproute2 procps util-linux
 )
 

@@ -79,28 +79,8 @@ export type EncryptionCheck =
   | { readonly state: 'clear' }
   | { readonly state: 'unknown'; readonly why: string };
 
-/** 7-Zip's AES-256 + SHA-256 coder ID (06 F1 07 01). */
-const SEVENZIP_AES = Buffer.from([0x06, 0xf1, 0x07, 0x01]);
-
-/**
- * 7z: the signature header (32 bytes) points at the "next header" at the end. Its coders are listed
- * in clear when the header is stored plain, or (kEncodedHeader) when the header is packed: an AES
- * coder there means encrypted names (7z -mhe). With content-only encryption and a packed (LZMA)
- * header — 7-Zip's default — the coder list is inside the LZMA stream, which this engine does not
- * unpack: then the answer is 'unknown', never 'clear'.
- */
-export function check7z(b: Uint8Array): EncryptionCheck {
-  if (b.length < 32) return { state: 'unknown', why: 'the 7z archive is truncated' };
-  const lo = u32le(b, 12);
-  const hi = u32le(b, 16);
-  const size = u32le(b, 20);
-  const start = 32 + lo + hi * 0x1_0000_0000;
-  if (hi !== 0 || start + size > b.length || size === 0) return { state: 'unknown', why: 'the 7z archive is truncated or damaged' };
-  const header = Buffer.from(b.buffer, b.byteOffset + start, size);
-  if (header.indexOf(SEVENZIP_AES) >= 0) return { state: 'encrypted', what: 'encrypted 7z archive' };
-  if (header[0] === 0x17) return { state: 'unknown', why: 'the 7z archive packs its list of files, so encryption cannot be ruled out' };
-  return { state: 'clear' };
-}
+/** 7z: see sevenzip.ts (reads the packed file list to find the AES coder). */
+export { check7z } from './sevenzip';
 
 /** RAR 4 and RAR 5: walk the block headers; encrypted headers or any encrypted file → encrypted. */
 export function checkRar(b: Uint8Array): EncryptionCheck {

@@ -176,7 +176,7 @@ describe('inspectMessage (fake scanner)', () => {
     expect(codes(part(r, 'invoice.pdf.exe'))).toEqual(['double-extension']);
   });
 
-  it('encrypted PDF, Office, RAR and an unreadable 7z → Unsupported; clear ones Safe', async () => {
+  it('encrypted PDF, Office, RAR and a damaged 7z → Unsupported; clear ones Safe', async () => {
     const r = await inspectMessage(
       await message({
         attachments: [
