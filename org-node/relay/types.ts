@@ -118,7 +118,8 @@ export type BounceCode =
   | 'chain'
   | 'inspection'
   | 'unknown-recipient'
-  | 'non-member-domain';
+  | 'non-member-domain'
+  | 'external-member-domain';
 
 /** The result of one message: one outcome per recipient group; every envelope recipient appears exactly once. */
 export interface PipelineResult {

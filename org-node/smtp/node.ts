@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { processInbound, processSubmission } from '../relay/pipeline';
+import { processExternal, type AuthChecker } from '../relay/external';
 import { domainOf } from '../relay/message';
 import type { Outcome, PipelineResult, RelayDeps } from '../relay/types';
 import { Spool, spoolIdFor, type SpoolEntry, type SpoolEntryInput } from '../queue/spool';
@@ -28,7 +29,11 @@ export interface OrgNodeOptions {
   readonly relay: RelayDeps;
   readonly spoolDir: string;
   readonly submission?: { readonly host?: string; readonly port: number; readonly tls?: TlsFiles; readonly authenticate: Authenticator; readonly allowInsecureAuth?: boolean };
-  readonly inbound?: { readonly host?: string; readonly port: number; readonly tls?: TlsFiles };
+  /**
+   * Inbound from other org nodes. With `external`, mail that is not SSMAX relay traffic (not encrypted
+   * to the org key) is delivered marked external with its SPF/DKIM/DMARC results (relay/external.ts).
+   */
+  readonly inbound?: { readonly host?: string; readonly port: number; readonly tls?: TlsFiles; readonly external?: AuthChecker };
   /**
    * After-queue mode behind Postfix (`content_filter`): mail from Postfix's filter transport is
    * processed as inbound mail of other org nodes, and every resulting copy is re-injected into
@@ -168,6 +173,13 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
           return accept(result, `sub|${submitter}|${messageId}`, envelope.mailFrom, true, (c) => (c.kind === 'relay' ? `org:${c.org}` : `rcpt:${c.rcptTo.join(',')}`));
         }
         const result = await processInbound(o.relay, { raw, envelope });
+        const external = o.inbound?.external;
+        if (external && via === 'spool' && result.outcomes.some((x) => x.kind === 'bounce' && x.code === 'not-encrypted')) {
+          const ar = await external(raw, { ip: session.remoteAddress, helo: session.hostNameAppearsAs, mailFrom: envelope.mailFrom });
+          const ext = await processExternal(o.relay, { raw, envelope, client: { ip: session.remoteAddress, helo: session.hostNameAppearsAs } }, ar);
+          log({ event: 'inbound.external', envelope, outcomes: ext.outcomes.map(summary), ...ext.log });
+          return accept(ext, `ext|${envelope.mailFrom}|${messageId}`, envelope.mailFrom, false, (c) => `rcpt:${c.rcptTo.join(',')}`);
+        }
         log({ event: 'inbound', envelope, outcomes: result.outcomes.map(summary), ...result.log });
         const relayId = headerValue(raw, 'x-ssmax-relay-id') ?? messageId;
         return accept(result, `in|${result.sendingOrgCertificate ?? 'unknown'}|${relayId}`, envelope.mailFrom, false, (c) => `rcpt:${c.rcptTo.join(',')}`, via);

@@ -10,6 +10,7 @@ import { engineInspector } from '../../../org-node/relay/engine-inspector';
 import type { RelayDeps } from '../../../org-node/relay/types';
 import { hashPassword, fileAuthenticator } from '../../../org-node/smtp/credentials';
 import { mapRoutes } from '../../../org-node/smtp/handoff';
+import { mailauthChecker } from '../../../org-node/relay/external';
 import { startOrgNode, type OrgNodeHandle } from '../../../org-node/smtp/node';
 import { startClamd, type ClamdHandle } from '../../harness/clamd';
 import { eicarTestFile } from '../../harness/clamav-signatures';
@@ -40,7 +41,8 @@ let credentialsPath: string;
 const logs: Record<string, unknown>[] = [];
 
 async function startB(port = 0, spoolDir = join(work, 'spool-b')): Promise<OrgNodeHandle> {
-  return startOrgNode({ name: 'node.b.example', relay: depsB, spoolDir, inbound: { port }, routes: mapRoutes({}), lmtp: dovecotB.lmtp, log: (e) => logs.push(e), worker: { retryDelaysMs: [200], pollMs: 200 } });
+  const resolver = (name: string): Promise<never> => Promise.reject(Object.assign(new Error(`no DNS in tests: ${name}`), { code: 'ENOTFOUND' }));
+  return startOrgNode({ name: 'node.b.example', relay: depsB, spoolDir, inbound: { port, external: mailauthChecker({ mta: 'node.b.example', resolver }) }, routes: mapRoutes({}), lmtp: dovecotB.lmtp, log: (e) => logs.push(e), worker: { retryDelaysMs: [200], pollMs: 200 } });
 }
 
 async function startA(route: number, spoolDir: string): Promise<OrgNodeHandle> {
@@ -196,6 +198,25 @@ describe('two org nodes on loopback', () => {
       console.log(`forged ② by ${org.name} (${org === rw.world.rogue ? 'rogue root' : 'b'}): ${err.response ?? ''}`);
     }
     expect(withId(mailbox(dovecotB, rw.bob.email), 'forged')).toHaveLength(0);
+  });
+
+  it('inbound: plain mail from outside SSMAX is delivered marked external with its SPF/DKIM/DMARC results; a plain "colleague" is refused', async () => {
+    const messageId = `<ext-${Date.now()}@partner.example>`;
+    const raw = `From: Partner <sales@partner.example>\r\nTo: ${rw.bob.email}\r\nSubject: Quote\r\nMessage-ID: ${messageId}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nHello.\r\n`;
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: nodeB.inboundPort ?? 0, secure: false, ignoreTLS: true, name: 'mx.partner.example' });
+    await t.sendMail({ envelope: { from: 'sales@partner.example', to: [rw.bob.email] }, raw });
+    const spoof = (await t.sendMail({ envelope: { from: 'boss@b.example', to: [rw.bob.email] }, raw: raw.replace('sales@partner.example', 'boss@b.example') }).catch((e: unknown) => e)) as { responseCode?: number; response?: string };
+    t.close();
+    expect(spoof.responseCode).toBe(550);
+    expect(spoof.response).toMatch(/refused as a spoof/);
+    const [delivered] = await until('external delivery', () => (withId(mailbox(dovecotB, rw.bob.email), messageId).length ? withId(mailbox(dovecotB, rw.bob.email), messageId) : undefined));
+    const v = await verifyMessage(delivered ?? Buffer.alloc(0), { trustAnchors: [rw.world.rootPem], decryptors: [decryptorOf(rw.bob.keyManagement)], at: new Date(), ownOrgDomains: ['b.example'], recipient: rw.bob.email });
+    expect(v.state).toBe('unsigned');
+    expect(v.external).toBe(true);
+    const text = Buffer.from(v.content?.bytes ?? new Uint8Array()).toString('utf8');
+    expect(text).toMatch(/^Authentication-Results: node\.b\.example;/m);
+    expect(text).toMatch(/spf=/);
+    expect(text).toMatch(/dmarc=/);
   });
 
   it('inbound: mail for a domain of another org is refused at RCPT', async () => {
