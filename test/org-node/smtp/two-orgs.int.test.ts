@@ -161,6 +161,18 @@ describe('two org nodes on loopback', () => {
     expect(v.links.map((l) => l.role)).toEqual(['sender', 'single-org']);
   });
 
+  it('some recipients refused: the others get the mail, the sender gets a bounce with the reason in her mailbox', async () => {
+    const { raw, messageId } = await signedMail(rw.alice, rw.carol.email);
+    const response = await submit(nodeA.submissionPort ?? 0, rw.alice, raw, [rw.carol.email, 'nobody@a.example']);
+    expect(response).toMatch(/^250 .*refused for nobody@a\.example/);
+    await until('delivery to carol', () => (withId(mailbox(dovecotA, rw.carol.email), messageId).length ? true : undefined));
+    const [bounce] = await until('the bounce', () => {
+      const b = mailbox(dovecotA, rw.alice.email).filter((m) => m.includes(messageId) && m.includes('Undelivered mail'));
+      return b.length ? b : undefined;
+    });
+    expect(bounce?.toString('utf8')).toMatch(/nobody@a\.example: nobody@a\.example is not an active member of this organisation/);
+  });
+
   it('a spoof (signed by alice, submitted by carol with From carol) is refused at DATA with the reason; nothing is queued', async () => {
     const before = readdirSync(join(nodeA.spool.dir, 'done')).length + (await nodeA.spool.queued()).length;
     const headers = headersFor(rw.carol.email, rw.bob.email);
