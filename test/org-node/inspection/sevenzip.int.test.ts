@@ -76,6 +76,22 @@ describe('7z archives made by 7z', () => {
     }
   });
 
+  it('ZIPs written by 7z with a password (ZipCrypto and AES-256) → encrypted-archive; without → Safe', async () => {
+    make('zipcrypto.zip', ['-tzip', '-pSecret'], ['one.txt']);
+    make('aes.zip', ['-tzip', '-pSecret', '-mem=AES256'], ['one.txt']);
+    make('open.zip', ['-tzip'], ['one.txt']);
+    const scanner = { version: async () => 'ClamAV 1.4.6', scan: async () => ({ status: 'clean' }) as const };
+    const r = await inspectMessage(
+      await message({ attachments: ['zipcrypto.zip', 'aes.zip', 'open.zip'].map((f) => ({ filename: f, content: archives.get(f)! })) }),
+      { direction: 'outbound', clamd: scanner },
+    );
+    expect(r.parts.slice(1).map((p) => [p.name, p.verdict, p.findings.map((f) => f.code).join()])).toEqual([
+      ['zipcrypto.zip', 'Unsupported', 'encrypted-archive'],
+      ['aes.zip', 'Unsupported', 'encrypted-archive'],
+      ['open.zip', 'Safe', ''],
+    ]);
+  });
+
   it('the engine: encrypted 7z → Unsupported encrypted-archive (PPAP); plain 7z → Safe', async () => {
     const scanner = { version: async () => 'ClamAV 1.4.6', scan: async () => ({ status: 'clean' }) as const };
     const r = await inspectMessage(
