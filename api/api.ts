@@ -17,6 +17,8 @@ import type {
   OutboxEntry,
   PinRequest,
   PpapCheck,
+  OrgRefreshFailure,
+  OrgStatus,
   ReportReceipt,
   SendReceipt,
   Settings,
@@ -85,6 +87,12 @@ export interface SsmaxApi {
     start(request: EnrollmentRequest): Promise<EnrollmentProgress>;
     cancel(enrollmentId: string): Promise<void>;
   };
+  org: {
+    /** The pinned org bundle (or, before first launch, the address found for it). */
+    status(): Promise<OrgStatus>;
+    /** Refreshes the pinned bundle now (also done in the background). */
+    refresh(): Promise<OrgStatus>;
+  };
   report: {
     /** Sends the complete signed message to the org's abuse desk (SPEC §8). */
     malicious(ref: MessageRef): Promise<ReportReceipt>;
@@ -102,6 +110,10 @@ export interface SsmaxEvents {
   'sync.progress': SyncProgress;
   'outbox.changed': OutboxEntry[];
   'enrollment.progress': EnrollmentProgress;
+  /** The pinned org bundle changed (pinned, rolled over, offline …). */
+  'org.changed': OrgStatus;
+  /** A refresh was refused or could not reach the host; the pinned bundle is kept. */
+  'org.refreshFailed': OrgRefreshFailure;
 }
 
 export type SsmaxEventName = keyof SsmaxEvents;

@@ -42,8 +42,8 @@ const table = {
   'settings.update': { args: z.tuple([settingsPatchSchema]), available: true },
   'accounts.list': { args: none, available: true },
   'accounts.add': { args: z.tuple([newAccountSchema]), available: true },
-  'accounts.discover': { args: z.tuple([email]), available: false },
-  'accounts.confirm': { args: z.tuple([accountIdSchema]), available: false },
+  'accounts.discover': { args: z.tuple([email]), available: true },
+  'accounts.confirm': { args: z.tuple([accountIdSchema]), available: true },
   'folders.list': { args: z.tuple([accountIdSchema]), available: true },
   'messages.page': { args: z.tuple([messagePageQuerySchema]), available: true },
   'messages.open': { args: z.tuple([messageRefSchema, openOptionsSchema]), available: false },
@@ -57,6 +57,8 @@ const table = {
   'pin.cancel': { args: z.tuple([pinRequestIdSchema]), available: false },
   'enrollment.start': { args: z.tuple([enrollmentStartSchema]), available: false },
   'enrollment.cancel': { args: z.tuple([enrollmentIdSchema]), available: false },
+  'org.status': { args: none, available: true },
+  'org.refresh': { args: none, available: true },
   'report.malicious': { args: z.tuple([messageRefSchema]), available: false },
 } as const satisfies { readonly [P in MethodPath]: MethodSpec<MethodArgs<P>> };
 
@@ -82,6 +84,8 @@ const events = {
   'sync.progress': true,
   'outbox.changed': true,
   'enrollment.progress': true,
+  'org.changed': true,
+  'org.refreshFailed': true,
 } as const satisfies Record<SsmaxEventName, true>;
 
 export const EVENT_NAMES: readonly SsmaxEventName[] = Object.freeze(Object.keys(events) as SsmaxEventName[]);

@@ -365,6 +365,48 @@ export interface ReportReceipt {
   reference: string;
 }
 
+// ---------------------------------------------------------------- org (first launch, SPEC §6)
+
+export type OrgState = 'none' | 'pinned' | 'offline' | 'refresh-refused' | 'expired';
+
+/** The org as pinned from its verified bundle: what first launch shows the user to confirm. */
+export interface OrgInfo {
+  name: string;
+  domains: string[];
+  /** SHA-256 of the org encryption certificate mail is encrypted to now (the newest), `AB:CD:…`. */
+  encryptionKeyFingerprint: string;
+  /** SHA-256 of the org CA certificate, `AB:CD:…`. */
+  orgCaFingerprint: string;
+  version: number;
+  expiresAt: string;
+}
+
+/**
+ * The pinned org bundle: `none` (first launch not done), `pinned`, `offline` (the bundle host cannot
+ * be reached; the pinned bundle is used), `refresh-refused` (the host served a bundle that failed
+ * verification — rollback, another org CA …; the pinned one is kept), `expired` (the pin is no longer valid).
+ */
+export interface OrgStatus {
+  state: OrgState;
+  /** Before first launch: the address found in the provisioning file or on the card. */
+  suggestedAddress?: string;
+  address?: string;
+  org?: OrgInfo;
+  /** Mail settings from the bundle (SMTP submission) and the provisioning file (IMAP); absent IMAP: manual entry. */
+  mail?: { imap?: { host: string; port: number; security: 'tls' | 'starttls' }; smtp: { host: string; port: number } };
+  lastRefreshAt?: string;
+  problem?: { code: 'offline' | 'rejected'; reason?: string; message: string };
+}
+
+/** A background refresh did not replace the pinned bundle (loud when `rejected`). */
+export interface OrgRefreshFailure {
+  code: 'offline' | 'rejected' | 'expired';
+  /** The verifier's reason for `rejected`: `rolled-back`, `not-signed-by-org`, `signature-invalid`, … */
+  reason?: string;
+  message: string;
+  keptVersion: number;
+}
+
 // ---------------------------------------------------------------- events
 
 export interface SyncProgress {

@@ -12,6 +12,8 @@ import {
   type StartupNotice,
 } from '../api';
 import { EventHub } from './events';
+import { firstLaunchMethods, openFirstLaunch, type FirstLaunchHostOptions } from './first-launch/host';
+import type { FirstLaunchService } from './first-launch/service';
 import { MailService, type MailServiceOptions } from './mail/service';
 import { SettingsStore, SettingsWriteFailed, defaultSettings } from './settings/store';
 
@@ -31,6 +33,8 @@ export interface ServiceHostOptions {
   versions?: { electron?: string; chrome?: string };
   /** Mail account tuning (tests: reconnect backoff, poll interval). */
   mail?: Pick<MailServiceOptions, 'account' | 'loginTimeoutMs'>;
+  /** First launch (client/first-launch): SSMAX root(s), provisioning file, bundle base URL, TLS CA, refresh interval. */
+  firstLaunch?: FirstLaunchHostOptions;
 }
 
 export class ServiceHost implements SsmaxClient {
@@ -38,6 +42,7 @@ export class ServiceHost implements SsmaxClient {
   private readonly notices: StartupNotice[];
   /** Set right after construction in `open` (it needs the event hub). */
   #mail!: MailService;
+  #org!: FirstLaunchService;
 
   private constructor(
     private readonly opts: ServiceHostOptions,
@@ -64,6 +69,7 @@ export class ServiceHost implements SsmaxClient {
       onProgress: (p) => host.events.emit('sync.progress', p),
       ...opts.mail,
     });
+    host.#org = await openFirstLaunch(opts.dataDir, opts.firstLaunch, (event, payload) => host.events.emit(event, payload));
     return host;
   }
 
@@ -75,6 +81,7 @@ export class ServiceHost implements SsmaxClient {
   /** Stops the mail connections and closes the cache. */
   async close(): Promise<void> {
     await this.#mail.close();
+    await this.#org?.close();
   }
 
   get dataDir(): string {
@@ -116,9 +123,12 @@ export class ServiceHost implements SsmaxClient {
   readonly accounts: SsmaxApi['accounts'] = {
     list: async () => this.#mail.listAccounts(),
     add: (account) => this.#mail.addAccount(account),
-    discover: notYet('accounts.discover'),
-    confirm: notYet('accounts.confirm'),
+    discover: (email) => this.#firstLaunch.discover(email),
+    confirm: (id) => this.#firstLaunch.confirm(id),
   };
+  readonly #firstLaunch = firstLaunchMethods(() => this.#org);
+  /** First launch and the pinned org bundle (client/first-launch). */
+  readonly org: SsmaxApi['org'] = this.#firstLaunch.org;
   readonly folders: SsmaxApi['folders'] = { list: async (accountId) => this.#mail.listFolders(accountId) };
   readonly messages: SsmaxApi['messages'] = {
     page: (query) => this.#mail.page(query),

@@ -127,7 +127,8 @@ export class FirstLaunchService {
     const pinned = await s.#store.load();
     if (pinned) {
       try {
-        const verified = await verifyOrgBundle(pinned.bundle, { roots: await s.#roots(), now: s.#now(), domain: pinned.record.domain });
+        const roots = await s.#roots(await s.#provisioning().catch(() => undefined));
+        const verified = await verifyOrgBundle(pinned.bundle, { roots, now: s.#now(), domain: pinned.record.domain });
         s.#pin = { record: pinned.record, verified };
         s.#state = 'pinned';
       } catch (err) {

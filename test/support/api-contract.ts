@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiError, type RuntimeKind, type Settings, type SsmaxClient } from '../../api';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError, type OrgRefreshFailure, type OrgStatus, type RuntimeKind, type Settings, type SsmaxClient } from '../../api';
+import { fingerprint } from '../../client/first-launch/service';
+import { startOrgNodeWorld, type OrgNodeWorld } from './org-node-world';
 
 /**
  * The API contract: the same behaviour through every transport (issue 7: "the preload and the
@@ -109,7 +111,7 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
     it('answers NotAvailableYet for declared methods this build does not implement, never data', async () => {
       const api = await connect();
       for (const call of [
-        () => api.accounts.discover('alice@org-a.test'),
+        () => api.enrollment.cancel('enrollment-1'),
         () => api.card.status(),
         () => api.outbox.list(),
       ]) {
@@ -158,6 +160,67 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       expect(unreachable.code).toBe('ServerUnavailable');
       expect(unreachable.message).not.toContain(imap.password);
       expect(await api.accounts.list()).toEqual([]);
+    });
+
+    describe('first launch (org bundle from a real org node over HTTPS)', () => {
+      let world: OrgNodeWorld;
+      beforeAll(async () => {
+        world = await startOrgNodeWorld();
+      });
+      afterAll(async () => {
+        await world?.close();
+      });
+
+      it('provisioning file → suggested address → discover shows org and key fingerprint → confirm pins, announces, survives a restart; refresh follows a rollover', async () => {
+        await writeFile(join(dataDir, 'provisioning.json'), world.provisioning());
+        const api = await connect();
+        expect(await api.org.status()).toEqual({ state: 'none', suggestedAddress: world.address });
+        const enc = (await world.org.encryptionCertificates())[0]!;
+        const found = await api.accounts.discover(world.address);
+        expect(found).toMatchObject({ email: world.address, org: { name: 'Launch Corp', domains: [world.domain], encryptionKeyFingerprint: fingerprint(enc) } });
+        expect((await api.org.status()).state).toBe('none'); // not pinned before the user confirms
+
+        let stop = (): void => undefined;
+        const announced = new Promise<OrgStatus>((resolve) => (stop = api.events.on('org.changed', resolve)));
+        const account = await api.accounts.confirm(found.id);
+        expect(account.org).toEqual(found.org);
+        expect(await announced).toMatchObject({ state: 'pinned', org: { name: 'Launch Corp' } });
+        stop();
+        const status = await api.org.status();
+        expect(status).toMatchObject({ state: 'pinned', address: world.address, org: { name: 'Launch Corp', encryptionKeyFingerprint: fingerprint(enc), orgCaFingerprint: fingerprint(await world.org.orgCaCertificate()) }, mail: { imap: { host: `imap.${world.domain}`, port: 993 } } });
+
+        const again = await connect();
+        expect((await again.org.status()).org?.version).toBe(status.org?.version);
+        await world.org.rolloverEncryptionKey();
+        const rolled = await again.org.refresh();
+        expect(rolled).toMatchObject({ state: 'pinned', org: { version: status.org!.version + 1, encryptionKeyFingerprint: fingerprint((await world.org.encryptionCertificates())[0]!) } });
+      });
+
+      it('a bundle that does not verify is Refused with the reason and nothing is pinned; a rollback on refresh is announced and the pin kept', async () => {
+        await writeFile(join(dataDir, 'provisioning.json'), world.provisioning({}, world.otherRoot));
+        const api = await connect();
+        const refused = await rejection(api.accounts.discover(world.address));
+        expect(refused.code).toBe('Refused');
+        expect(refused.message).toMatch(/not issued by the SSMAX root/);
+        expect((await api.org.status()).state).toBe('none');
+        expect((await rejection(api.accounts.confirm('org-unknown'))).code).toBe('Refused');
+
+        await writeFile(join(dataDir, 'provisioning.json'), world.provisioning());
+        const old = await world.org.currentBundle();
+        await world.org.publishBundle();
+        const pinned = await api.accounts.confirm((await api.accounts.discover(world.address)).id);
+        const version = (await api.org.status()).org!.version;
+        let stop = (): void => undefined;
+        const failed = new Promise<OrgRefreshFailure>((resolve) => (stop = api.events.on('org.refreshFailed', resolve)));
+        const restore = await world.serveBundle(old);
+        try {
+          expect(await api.org.refresh()).toMatchObject({ state: 'refresh-refused', org: { version, encryptionKeyFingerprint: pinned.org!.encryptionKeyFingerprint }, problem: { code: 'rejected', reason: 'rolled-back' } });
+        } finally {
+          await restore();
+        }
+        expect(await failed).toMatchObject({ code: 'rejected', reason: 'rolled-back', keptVersion: version });
+        stop();
+      });
     });
 
     it('validates arguments of unimplemented methods too (the schema is the contract, not the implementation)', async () => {
