@@ -211,7 +211,8 @@ class Run {
       if (name !== '') findings.push(...this.leaks(name, 'file name'));
       // Text the recipient reads: body text, and text attachments (by type or by extension).
       if (kind === 'body' || e.contentType.type === 'text' || TEXT_EXTENSIONS.has(extensionOf(name))) {
-        findings.push(...this.leaks(safeText(e, bytes), undefined));
+        const text = safeText(e, bytes);
+        findings.push(...this.leaks(e.mediaType === 'text/html' ? htmlToText(text) : text, undefined));
       }
     }
     if (/^application\/(x-)?pkcs7-mime$/.test(e.mediaType) && /enveloped/i.test(e.contentType.params['smime-type'] ?? '')) {
@@ -409,6 +410,19 @@ function safeText(e: MimeEntity, bytes: Buffer): string {
   } catch {
     return decodeText(bytes);
   }
+}
+
+/** What a reader of HTML sees, roughly: tags become spaces, character references are decoded. */
+export function htmlToText(html: string): string {
+  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+  return html
+    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, ref: string) => {
+      if (ref[0] !== '#') return named[ref.toLowerCase()] ?? m;
+      const cp = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+    });
 }
 
 function scannerFailure(err: unknown): Finding {

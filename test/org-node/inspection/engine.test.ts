@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ClamdConnectionError, ClamdSizeLimitError, ClamdTimeoutError } from '../../../org-node/inspection/clamd-client';
 import { inspectMessage, splitVersion, type InspectOptions, type InspectionReport, type PartReport, type Scanner } from '../../../org-node/inspection';
+import { htmlToText } from '../../../org-node/inspection/engine';
 import { buildRfc822Part } from '../../../smime/mime';
 import {
   buildZip,
@@ -239,6 +240,14 @@ describe('inspectMessage (fake scanner)', () => {
       expect(part(r, 'data.zip').findings).toEqual([expect.objectContaining({ code: 'leak-my-number', location: 'list.csv' })]);
       const headers = r.parts.find((p) => p.kind === 'headers');
       expect(headers?.findings).toEqual([expect.objectContaining({ code: 'leak-confidential-label', location: 'Subject' })]);
+    });
+
+    it('HTML bodies: numbers written with character references or split by tags are found', async () => {
+      const html = '<p>番号: &#49;&#x32;34<b>5678</b>9018</p><p>&#67;ONFIDENTIAL</p>';
+      const mime = Buffer.from(`Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${html}\r\n`);
+      const r = await inspectMessage(mime, opts());
+      expect(r.parts[0]!.findings.map((f) => f.code)).toEqual(['leak-my-number', 'leak-confidential-label']);
+      expect(htmlToText('a&amp;b&nbsp;<i>c</i>&#x1F600;&bogus;')).toBe('a&b  c 😀&bogus;');
     });
 
     it('configurable labels', async () => {
