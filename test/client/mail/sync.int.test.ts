@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -397,5 +397,55 @@ describe('mail sync against Dovecot', () => {
     expect(inboxUids()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // The 500 headers stored before the cut were not fetched again.
     expect(a.stats.fetchedUids).toBe(N - 500);
+  });
+
+  it('syncs 10,000 messages into the cache (generated straight into the Maildir) and pages them', async () => {
+    const N = 10_000;
+    // One LMTP delivery creates the Maildir; the rest are generated files (LMTP would take minutes).
+    await deliver(dovecot.lmtp, user.address, [{ subject: 'Message 1' }]);
+    const newDir = join(dovecot.maildirOf(user.address), 'new');
+    const owner = await stat(newDir);
+    let t = Date.now();
+    for (let i = 2; i <= N; i++) {
+      const file = join(newDir, `${1_700_000_000 + i}.M${i}P1.ssmax-gen`);
+      await writeFile(
+        file,
+        `From: Sender ${i % 50} <s${i % 50}@org-b.test>\r\nTo: ${user.address}\r\nSubject: Message ${i}\r\nMessage-ID: <gen${i}@org-b.test>\r\nDate: ${new Date(Date.UTC(2026, 0, 1) + i * 60_000).toUTCString()}\r\n\r\nbody ${i}\r\n`,
+      );
+      await chown(file, owner.uid, owner.gid);
+      // INTERNALDATE is the file's mtime: one per minute, in UID order.
+      const when = new Date(Date.UTC(2026, 0, 1) + i * 60_000);
+      await utimes(file, when, when);
+    }
+    console.log(`generated ${N - 1} Maildir files in ${Date.now() - t} ms`);
+
+    const a = await account();
+    t = Date.now();
+    const results = await a.syncAll();
+    const ms = Date.now() - t;
+    const inbox = results.find((r) => r.path === 'INBOX')!;
+    console.log(`first sync of ${N} messages: ${ms} ms (${Math.round((N / ms) * 1000)} messages/s)`);
+    expect(inbox.fetchedUids).toHaveLength(N);
+    expect(cache.counts(inboxId())).toEqual({ total: N, unread: N });
+    const page = cache.page(inboxId(), 3);
+    // Message 1 arrived by LMTP today, the generated ones are dated 2026-01: arrival order wins.
+    expect(page.rows.map((r) => r.subject)).toEqual(['Message 1', `Message ${N}`, `Message ${N - 1}`]);
+    t = Date.now();
+    const again = await a.syncFolder('INBOX');
+    console.log(`incremental sync of ${N} with no change: ${Date.now() - t} ms`);
+    expect(again.fetchedUids).toEqual([]);
+
+    // The same sync into an empty cache, now that Dovecot has indexed the files: the client's share.
+    const fresh = MailCache.open(':memory:');
+    const b = new MailAccount('acct', settings(user), fresh, { autoSync: false });
+    accounts.push(b);
+    b.start();
+    await b.connection.waitOnline(20_000);
+    t = Date.now();
+    await b.syncFolder('INBOX');
+    console.log(`first sync of ${N} messages again (server index warm): ${Date.now() - t} ms`);
+    expect(fresh.counts(fresh.folder('acct', 'INBOX')!.id).total).toBe(N);
+    await b.stop();
+    fresh.close();
   });
 });
