@@ -11,6 +11,7 @@ const groups: Record<string, () => Promise<{ command: CommandGroup }>> = {
   countersign: () => import('./commands/countersign'),
   decrypt: () => import('./commands/decrypt'),
   encrypt: () => import('./commands/encrypt'),
+  node: () => import('./commands/node'),
   org: () => import('./commands/org'),
   sign: () => import('./commands/sign'),
   verify: () => import('./commands/verify'),

@@ -56,6 +56,8 @@ async function verify(deps: RelayDeps, raw: Buffer): Promise<MessageVerification
     crls: deps.crls ? await deps.crls() : [],
     at: deps.now(),
     ownOrgDomains: deps.org.domains,
+    // A member's client need not carry the org CA certificate: the node knows its own.
+    extraCertificates: [deps.org.caCertificate],
   });
 }
 

@@ -1,0 +1,116 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { OrgBundleClient } from '../../smime/bundle/client';
+import { FileBundleCache } from '../bundle/file-cache';
+import { httpsBundleFetcher } from '../bundle/https-fetcher';
+import { OrgNodeError } from '../errors';
+import { Org } from '../org';
+import type { SecretFiles } from '../keys/open';
+import { engineInspector } from '../relay/engine-inspector';
+import { mailauthChecker } from '../relay/external';
+import { bundleResolver } from '../relay/resolver';
+import { fileAuthenticator } from './credentials';
+import { relayDepsFromOrg } from './from-org';
+import { mapRoutes } from './handoff';
+import { startOrgNode, type OrgNodeHandle } from './node';
+
+/**
+ * `ssmax node run --config node.json`: one org node's mail side from a JSON file. Paths are relative
+ * to the file. Peers: the SSMAX orgs this node relays to, with the host:port of their node; their
+ * encryption certificates come from their bundles (verified against the org's SSMAX root, cached).
+ *
+ * {
+ *   "org": "org",                       // the org directory (ssmax org init …)
+ *   "name": "node.a.example",
+ *   "spool": "spool",
+ *   "submission": { "listen": "0.0.0.0:587", "tlsCert": "tls.pem", "tlsKey": "tls.key", "credentials": "credentials.json" },
+ *   "inbound": { "listen": "0.0.0.0:25", "tlsCert": "tls.pem", "tlsKey": "tls.key", "external": true },
+ *   "filter": { "listen": "127.0.0.1:10025", "reinject": "127.0.0.1:10026" },
+ *   "lmtp": "127.0.0.1:24",
+ *   "clamd": "127.0.0.1:3310" | "/run/clamav/clamd.ctl",
+ *   "peers": { "b.example": "mx.b.example:25" },
+ *   "bundleCache": "bundles"
+ * }
+ */
+const hostPort = z.string().regex(/^.+:\d{1,5}$/, 'host:port expected');
+
+export const nodeConfigSchema = z
+  .object({
+    org: z.string(),
+    name: z.string().min(1),
+    spool: z.string(),
+    submission: z.object({ listen: hostPort, tlsCert: z.string(), tlsKey: z.string(), credentials: z.string() }).strict().optional(),
+    inbound: z.object({ listen: hostPort, tlsCert: z.string().optional(), tlsKey: z.string().optional(), external: z.boolean().optional() }).strict().optional(),
+    filter: z.object({ listen: hostPort, reinject: hostPort }).strict().optional(),
+    lmtp: hostPort,
+    clamd: z.string(),
+    peers: z.record(z.string(), hostPort).default({}),
+    bundleCache: z.string().default('bundles'),
+  })
+  .strict();
+
+export type NodeConfig = z.infer<typeof nodeConfigSchema>;
+
+export class NodeConfigError extends OrgNodeError {}
+
+function endpoint(v: string): { host: string; port: number } {
+  const i = v.lastIndexOf(':');
+  return { host: v.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(v.slice(i + 1)) };
+}
+
+export async function loadNodeConfig(path: string): Promise<{ config: NodeConfig; base: string }> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new NodeConfigError(`The node configuration ${path} cannot be read as JSON.`, { cause: err });
+  }
+  const r = nodeConfigSchema.safeParse(json);
+  if (!r.success) throw new NodeConfigError(`The node configuration ${path} is not valid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return { config: r.data, base: dirname(resolve(path)) };
+}
+
+export async function runNodeFromConfig(path: string, secrets: SecretFiles = {}, log?: (e: Record<string, unknown>) => void): Promise<{ node: OrgNodeHandle; org: Org; stop(): Promise<void> }> {
+  const { config: c, base } = await loadNodeConfig(path);
+  const at = (p: string): string => resolve(base, p);
+  const org = await Org.open(at(c.org), secrets);
+  try {
+    const peers = Object.fromEntries(Object.entries(c.peers).map(([d, hp]) => [d.toLowerCase(), endpoint(hp)]));
+    const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(at(c.bundleCache)) });
+    const clamd = c.clamd.includes('/') ? { path: c.clamd } : endpoint(c.clamd);
+    const relay = await relayDepsFromOrg(org, { inspect: engineInspector({ clamd }), resolveOrg: bundleResolver(bundles, (d) => d in peers) });
+    const sub = c.submission;
+    const inb = c.inbound;
+    const node = await startOrgNode({
+      name: c.name,
+      relay,
+      spoolDir: at(c.spool),
+      ...(sub ? { submission: { ...endpoint(sub.listen), tls: { cert: await readFile(at(sub.tlsCert)), key: await readFile(at(sub.tlsKey)) }, authenticate: fileAuthenticator(at(sub.credentials)) } } : {}),
+      ...(inb
+        ? {
+            inbound: {
+              ...endpoint(inb.listen),
+              ...(inb.tlsCert && inb.tlsKey ? { tls: { cert: await readFile(at(inb.tlsCert)), key: await readFile(at(inb.tlsKey)) } } : {}),
+              ...(inb.external ? { external: mailauthChecker({ mta: c.name }) } : {}),
+            },
+          }
+        : {}),
+      ...(c.filter ? { filter: { ...endpoint(c.filter.listen), reinject: endpoint(c.filter.reinject) } } : {}),
+      routes: mapRoutes(peers),
+      lmtp: endpoint(c.lmtp),
+      ...(log ? { log } : {}),
+    });
+    return {
+      node,
+      org,
+      async stop() {
+        await node.stop();
+        await org.close();
+      },
+    };
+  } catch (err) {
+    await org.close();
+    throw err;
+  }
+}
