@@ -37,6 +37,11 @@ export interface InspectOptions {
   /** Outbound only; ignored for inbound mail. Defaults: DEFAULT_LEAK_RULES. */
   readonly leakRules?: LeakRules;
   readonly limits?: InspectionLimits;
+  /**
+   * Office documents with VBA macros (OOXML `vbaProject.bin`, OLE `_VBA_PROJECT`): 'unsupported'
+   * (default: flagged, or held by policy), 'danger' (blocked), 'allow' (no finding).
+   */
+  readonly macros?: 'unsupported' | 'danger' | 'allow';
   /** Clock for `inspectedAt` (tests). */
   readonly now?: () => Date;
 }
@@ -169,6 +174,7 @@ class Run {
   readonly scanner: Scanner;
   readonly leakRules: Required<LeakRules>;
   readonly outbound: boolean;
+  readonly macros: 'unsupported' | 'danger' | 'allow';
   /** Set once clamd is unreachable or silent: later parts are not tried again (no pile-up of timeouts). */
   private scannerDown: Finding | undefined;
   private expanded = 0;
@@ -180,6 +186,8 @@ class Run {
     this.scanner = isScanner(opts.clamd) ? opts.clamd : clamdScanner(opts.clamd, limits.clamdIdleTimeoutMs);
     this.leakRules = { ...DEFAULT_LEAK_RULES, ...opts.leakRules };
     this.outbound = opts.direction === 'outbound';
+    this.macros = opts.macros ?? 'unsupported';
+    if (!['unsupported', 'danger', 'allow'].includes(this.macros)) throw new RangeError(`macros must be 'unsupported', 'danger' or 'allow'`);
   }
 
   async scannerVersion(): Promise<{ engine: string; signatureDb: string }> {
@@ -321,6 +329,7 @@ class Run {
         break;
       case 'ole':
         fromCheck(checkOle(bytes), 'encrypted-document');
+        if (hasOleMacros(bytes)) findings.push(...this.macroFinding(loc));
         break;
       default:
         break;
@@ -356,6 +365,7 @@ class Run {
           ...loc,
         });
       }
+      if (files.some((e) => /(^|\/)vbaProject\.bin$/i.test(e.name))) findings.push(...this.macroFinding(loc));
       for (const entry of listing.entries) {
         const where = join(location, entry.name);
         // Names are checked for every entry, encrypted ones included (their names are in clear).
@@ -375,6 +385,18 @@ class Run {
       listing.zip.close();
     }
     return findings;
+  }
+
+  private macroFinding(loc: { location?: string }): Finding[] {
+    if (this.macros === 'allow') return [];
+    return [
+      {
+        code: 'office-macros',
+        verdict: this.macros === 'danger' ? 'Danger' : 'Unsupported',
+        message: 'An Office document with VBA macros; macros are not inspected.',
+        ...loc,
+      },
+    ];
   }
 
   private async extract(zip: Parameters<typeof readZipEntry>[0], entry: ZipEntryInfo, where: string): Promise<{ bytes: Buffer } | { finding: Finding }> {
@@ -398,6 +420,13 @@ class Run {
       return { finding: { code: 'archive-not-inspectable', verdict: 'Unsupported', message: `The entry could not be unpacked (${errorText(err)}).`, location: where } };
     }
   }
+}
+
+const VBA_PROJECT = Buffer.from('_VBA_PROJECT', 'utf16le');
+
+/** OLE compound file (legacy .doc/.xls/.ppt) with a VBA project storage. */
+function hasOleMacros(b: Uint8Array): boolean {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(VBA_PROJECT) >= 0;
 }
 
 function isNameFinding(f: Finding): boolean {

@@ -17,6 +17,8 @@ export const REASON_CODES = {
   'leak-my-number': 'Danger',
   'leak-card-number': 'Danger',
   'leak-confidential-label': 'Danger',
+  /** Default verdict; `macros: 'danger'` makes it Danger. */
+  'office-macros': 'Unsupported',
   'encrypted-archive': 'Unsupported',
   'encrypted-document': 'Unsupported',
   'archive-not-inspectable': 'Unsupported',

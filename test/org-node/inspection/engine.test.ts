@@ -200,6 +200,27 @@ describe('inspectMessage (fake scanner)', () => {
     expect(r.verdict).toBe('Unsupported');
   });
 
+  it('Office macros: OOXML vbaProject.bin and OLE _VBA_PROJECT → Unsupported by default, Danger or nothing when configured', async () => {
+    const docm = buildZip([{ name: '[Content_Types].xml', content: '<Types/>' }, { name: 'word/vbaProject.bin', content: 'vba' }, { name: 'word/document.xml', content: '<w:document/>' }]);
+    const docx = buildZip([{ name: '[Content_Types].xml', content: '<Types/>' }, { name: 'word/document.xml', content: '<w:document/>' }]);
+    const xls = oleBytes(['Root Entry', 'Workbook', '_VBA_PROJECT_CUR', 'VBA', '_VBA_PROJECT']);
+    const mime = await message({
+      attachments: [
+        { filename: 'order.docm', content: docm },
+        { filename: 'plain.docx', content: docx },
+        { filename: 'book.xls', content: xls },
+      ],
+    });
+    const r = await inspectMessage(mime, opts());
+    expect(part(r, 'order.docm').findings).toEqual([expect.objectContaining({ code: 'office-macros', verdict: 'Unsupported' })]);
+    expect(part(r, 'plain.docx').verdict).toBe('Safe');
+    expect(codes(part(r, 'book.xls'))).toEqual(['office-macros']);
+    const strict = await inspectMessage(mime, opts({ macros: 'danger' }));
+    expect(part(strict, 'order.docm').verdict).toBe('Danger');
+    const lax = await inspectMessage(mime, opts({ macros: 'allow' }));
+    expect(lax.verdict).toBe('Safe');
+  });
+
   describe('leak rules', () => {
     const myNumber = '123456789018';
     const card = '4111111111111111';
