@@ -28,7 +28,8 @@ export interface AppInfo {
 }
 
 export interface StartupNotice {
-  code: 'SettingsFileCorrupt';
+  /** `AccountsFileCorrupt`: accounts.json unreadable, kept aside, no accounts; `MailCacheRebuilt`: the mail cache could not be opened and is rebuilt from the server. */
+  code: 'SettingsFileCorrupt' | 'AccountsFileCorrupt' | 'MailCacheRebuilt';
   message: string;
   /** Where the unreadable original was kept, so IT can look at it. */
   keptAs?: string;

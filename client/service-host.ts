@@ -69,6 +69,7 @@ export class ServiceHost implements SsmaxClient {
       onProgress: (p) => host.events.emit('sync.progress', p),
       ...opts.mail,
     });
+    notices.push(...host.#mail.notices);
     host.#org = await openFirstLaunch(opts.dataDir, opts.firstLaunch, (event, payload) => host.events.emit(event, payload));
     return host;
   }

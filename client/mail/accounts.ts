@@ -39,6 +39,17 @@ export class AccountsFileError extends Error {
   }
 }
 
+/** The accounts file exists but does not parse (or was written by a newer SSMAX). */
+export class AccountsFileCorrupt extends AccountsFileError {
+  constructor(
+    readonly file: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file} is not a valid accounts file.`, options);
+    this.name = 'AccountsFileCorrupt';
+  }
+}
+
 export function imapSettingsOf(a: StoredAccount): ImapSettings {
   return { ...a.imap };
 }
@@ -65,8 +76,25 @@ export class AccountStore {
     try {
       return new AccountStore(file, fileSchema.parse(JSON.parse(text)).accounts);
     } catch (cause) {
-      // Never silently drop accounts: the caller reports it; the file is left as it is.
-      throw new AccountsFileError(`${file} is not a valid accounts file.`, { cause });
+      // Never silently drop accounts: the caller keeps the file aside and tells the user.
+      throw new AccountsFileCorrupt(file, { cause });
+    }
+  }
+
+  /**
+   * Opens the store; an unreadable file is renamed to `accounts.json.corrupt` (kept for IT, it
+   * holds the settings the user typed) and the store starts empty. `problem` says so.
+   */
+  static async openOrRecover(
+    dataDir: string,
+  ): Promise<{ store: AccountStore; problem?: AccountsFileCorrupt; keptAs?: string }> {
+    try {
+      return { store: await AccountStore.open(dataDir) };
+    } catch (err) {
+      if (!(err instanceof AccountsFileCorrupt)) throw err;
+      const keptAs = `${err.file}.corrupt`;
+      await rename(err.file, keptAs);
+      return { store: new AccountStore(err.file, []), problem: err, keptAs };
     }
   }
 

@@ -1,3 +1,4 @@
+import { renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { FolderRole } from '../../api';
 
@@ -240,6 +241,21 @@ export class MailCache {
       throw new MailCacheError(`Cannot open the mail cache ${path}.`, { cause });
     }
     return new MailCache(db);
+  }
+
+  /**
+   * Opens the cache; one that cannot be opened (not a database, damaged, newer schema) is moved to
+   * `<path>.corrupt` and a new, empty one is made: it is only a cache, the next sync refills it.
+   */
+  static openOrRebuild(path: string): { cache: MailCache; rebuilt?: { keptAs: string; cause: unknown } } {
+    try {
+      return { cache: MailCache.open(path) };
+    } catch (cause) {
+      const keptAs = `${path}.corrupt`;
+      renameSync(path, keptAs);
+      for (const side of ['-wal', '-shm']) rmSync(`${path}${side}`, { force: true });
+      return { cache: MailCache.open(path), rebuilt: { keptAs, cause } };
+    }
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import {
   type MessageRef,
   type MessageSummary,
   type NewAccount,
+  type StartupNotice,
   type SyncProgress,
   type TrustState,
 } from '../../api';
@@ -45,11 +46,34 @@ export class MailService {
     readonly cache: MailCache,
   ) {}
 
+  /** Problems found when opening (a corrupt accounts file or cache), for `app.info().notices`. */
+  readonly notices: StartupNotice[] = [];
+
   static async open(opts: MailServiceOptions): Promise<MailService> {
-    const store = await AccountStore.open(opts.dataDir);
-    const cache = MailCache.open(join(opts.dataDir, MAIL_CACHE_FILE));
-    const service = new MailService(opts, store, cache);
-    for (const a of store.list()) service.#startAccount(a);
+    const accounts = await AccountStore.openOrRecover(opts.dataDir);
+    const cachePath = join(opts.dataDir, MAIL_CACHE_FILE);
+    const { cache, rebuilt } = MailCache.openOrRebuild(cachePath);
+    const service = new MailService(opts, accounts.store, cache);
+    if (accounts.problem) {
+      console.error(`ssmax: ${accounts.problem.message}`, accounts.problem.cause);
+      service.notices.push({
+        code: 'AccountsFileCorrupt',
+        message: `${accounts.problem.message} It was kept as ${accounts.keptAs}; add the accounts again.`,
+        ...(accounts.keptAs ? { keptAs: accounts.keptAs } : {}),
+      });
+    }
+    if (rebuilt) {
+      console.error(
+        `ssmax: the mail cache ${cachePath} could not be opened; starting a new one.`,
+        rebuilt.cause,
+      );
+      service.notices.push({
+        code: 'MailCacheRebuilt',
+        message: `The mail cache ${cachePath} could not be opened; it is being rebuilt from the server.`,
+        keptAs: rebuilt.keptAs,
+      });
+    }
+    for (const a of accounts.store.list()) service.#startAccount(a);
     return service;
   }
 

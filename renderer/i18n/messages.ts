@@ -125,10 +125,16 @@ const notices: Record<Language, Record<StartupNotice['code'], string>> = {
   en: {
     SettingsFileCorrupt:
       'Your settings file could not be read, so the default settings are in use. The unreadable file was kept for IT.',
+    AccountsFileCorrupt:
+      'Your mail accounts file could not be read, so no account is set up. The unreadable file was kept for IT; add your account again.',
+    MailCacheRebuilt: 'The local mail cache could not be read and is being rebuilt from the mail server.',
   },
   ja: {
     SettingsFileCorrupt:
       '設定ファイルを読み込めなかったため、初期設定を使用しています。読み込めなかったファイルはIT担当者向けに保存してあります。',
+    AccountsFileCorrupt:
+      'メールアカウントのファイルを読み込めなかったため、アカウントが設定されていません。ファイルはIT担当者向けに保存してあります。アカウントをもう一度追加してください。',
+    MailCacheRebuilt: 'ローカルのメールキャッシュを読み込めなかったため、メールサーバーから再構築しています。',
   },
 };
 
