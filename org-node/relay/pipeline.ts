@@ -174,7 +174,8 @@ export async function processSubmission(deps: RelayDeps, sub: Submission): Promi
 async function checkSubmission(deps: RelayDeps, v: MessageVerification, submitter: string, envelope: SmtpEnvelope): Promise<void> {
   const sender = v.links[0];
   if (v.state === 'unsigned' || !sender) throw new Refusal('signature', 'The message is not signed. Sign it with your staff card before sending.');
-  if (sender.role !== 'sender' || v.links.length !== 1) throw new Refusal('chain', 'The message already carries organisation countersignatures or other signers; submit it as signed by you only.');
+  // ① is `forwarder` when the signed content carries a forwarded message (its own chain stays inside, untouched).
+  if ((sender.role !== 'sender' && sender.role !== 'forwarder') || v.links.length !== 1) throw new Refusal('chain', 'The message already carries organisation countersignatures or other signers; submit it as signed by you only.');
   if (sender.email !== undefined && lc(sender.email) !== submitter) {
     throw new Refusal('not-submitter', `The message is signed by ${sender.email}, but you are logged in as ${submitter}; you can only send mail signed with your own staff card.`);
   }
@@ -214,7 +215,7 @@ export async function processInbound(deps: RelayDeps, msg: InboundMessage): Prom
   const [sender, sendingOrg] = v.links;
   try {
     if (v.state === 'unsigned' || !sender) throw new Refusal('signature', 'The message is not signed; SSMAX org nodes relay only signed member mail.');
-    if (v.state !== 'signed' || sender.status !== 'valid' || sendingOrg?.status !== 'valid' || sendingOrg.role !== 'sending-org' || v.links.length !== 2 || v.reasons.some((r) => r.code !== 'chain-incomplete')) {
+    if (v.state !== 'signed' || sender.status !== 'valid' || sendingOrg?.status !== 'valid' || (sendingOrg.role !== 'sending-org' && sendingOrg.role !== 'forwarder-org') || v.links.length !== 2 || v.reasons.some((r) => r.code !== 'chain-incomplete')) {
       const bad = v.links.find((l) => l.status !== 'valid');
       throw new Refusal('chain', `The signature chain was refused: ${reasonsOf(v, bad ?? (sendingOrg ? undefined : sender))}${sendingOrg ? '' : ' The sending organisation\'s countersignature is missing.'}`);
     }

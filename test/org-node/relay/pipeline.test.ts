@@ -3,7 +3,7 @@ import { verifyMessage } from '../../../smime/chain';
 import { processInbound, processSubmission } from '../../../org-node/relay/pipeline';
 import type { Outcome, RelayDeps } from '../../../org-node/relay/types';
 import type { MemberDirectory } from '../../../org-node/directory/directory';
-import { buildMail, caDer, decryptorOf, headersFor, sendingOrg, signerOf } from '../../smime/chain/world';
+import { buildMail, caDer, decryptorOf, headersFor, receivingOrg, sendingOrg, signerOf } from '../../smime/chain/world';
 import { buildRelayWorld, depsFor, directoryFor, type Person, type RelayWorld } from './relay-world';
 
 let rw: RelayWorld;
@@ -63,6 +63,27 @@ describe('relay pipeline', () => {
     const v = await verifyMessage(deliver.message, { trustAnchors: [rw.world.rootPem], decryptors: [decryptorOf(rw.carol.keyManagement)], at: new Date(), ownOrgDomains: ['a.example'], recipient: rw.carol.email });
     expect(v.state).toBe('verified');
     expect(v.links.map((l) => l.role)).toEqual(['sender', 'single-org']);
+  });
+
+  it('a forward keeps the original chain: hanako@b forwards alice\'s mail to carol@a; both chains verified', async () => {
+    const original = await buildMail({ headers: headersFor(rw.alice.email, rw.bob.email), signer: signerOf(rw.alice.signature), signerCaDer: caDer(rw.world.a), links: [sendingOrg(rw.world.a), receivingOrg(rw.world.b, rw.bob.email)] });
+    const fwd = await buildMail({
+      headers: headersFor(rw.bob.email, rw.carol.email, 'Fwd: 見積書'),
+      content: { text: 'FYI\n', forwards: [{ message: original.wire }] },
+      signer: signerOf(rw.bob.signature),
+      signerCaDer: caDer(rw.world.b),
+      signingTime: new Date(),
+      encryptTo: rw.world.b.encryption.der,
+    });
+    const env = { mailFrom: rw.bob.email, rcptTo: [rw.carol.email] };
+    const relay = only((await processSubmission(nodeB, { raw: fwd.wire, submitter: rw.bob.email, envelope: env })).outcomes, 'relay');
+    const deliver = only((await processInbound(nodeA, { raw: relay.message, envelope: env })).outcomes, 'deliver');
+    const v = await verifyMessage(deliver.message, { trustAnchors: [rw.world.rootPem], decryptors: [decryptorOf(rw.carol.keyManagement)], at: new Date(), ownOrgDomains: ['a.example'], recipient: rw.carol.email });
+    expect(v.reasons).toEqual([]);
+    expect(v.state).toBe('verified');
+    expect(v.links.map((l) => l.role)).toEqual(['forwarder', 'forwarder-org', 'receiving-org']);
+    expect(v.forwards.map((f) => f.state)).toEqual(['verified']);
+    expect(v.forwards[0]?.links.map((l) => l.role)).toEqual(['sender', 'sending-org', 'receiving-org']);
   });
 
   it('splits recipients: own org delivered per recipient, other org relayed once, unknown and non-member bounced', async () => {
