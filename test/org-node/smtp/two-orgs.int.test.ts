@@ -1,4 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type Server } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -272,6 +273,39 @@ describe('two org nodes on loopback', () => {
     } finally {
       await a2.stop();
       await b2?.stop();
+    }
+  });
+
+  it('mailbox store (LMTP) down: the copy stays queued at b, and is delivered once Dovecot is reachable again', async () => {
+    // A TCP proxy in front of Dovecot's LMTP stands for Dovecot going away and coming back on its port.
+    const lmtpPort = await freePort();
+    let proxy: Server | undefined;
+    const openProxy = (): Promise<void> =>
+      new Promise((res) => {
+        proxy = createServer((c) => {
+          const up = connect(dovecotB.lmtp.port, dovecotB.lmtp.host);
+          c.pipe(up).pipe(c);
+          c.on('error', () => up.destroy());
+          up.on('error', () => c.destroy());
+        });
+        proxy.listen(lmtpPort, '127.0.0.1', () => res());
+      });
+    const b3 = await startOrgNode({ name: 'node.b.example', relay: depsB, spoolDir: join(work, 'spool-b3'), inbound: { port: 0 }, routes: mapRoutes({}), lmtp: { host: '127.0.0.1', port: lmtpPort }, log: (e) => logs.push({ ...e, node: 'b3' }), worker: { retryDelaysMs: [200], pollMs: 200 } });
+    const a3 = await startA(b3.inboundPort ?? 0, join(work, 'spool-a3'));
+    try {
+      const { raw, messageId } = await signedMail(rw.alice, rw.bob.email);
+      expect(await submit(a3.submissionPort ?? 0, rw.alice, raw, [rw.bob.email])).toMatch(/^250/);
+      await until('a deferred LMTP attempt at b', () => logs.some((l) => l['node'] === 'b3' && l['event'] === 'spool.deferred') || undefined);
+      expect(await b3.spool.queued()).toHaveLength(1);
+      expect(withId(mailbox(dovecotB, rw.bob.email), messageId)).toHaveLength(0);
+      await openProxy();
+      await until('delivery after LMTP came back', () => (withId(mailbox(dovecotB, rw.bob.email), messageId).length > 0 ? true : undefined));
+      await until('b3 queue empty', async () => ((await b3.spool.queued()).length === 0 ? true : undefined));
+      expect(withId(mailbox(dovecotB, rw.bob.email), messageId)).toHaveLength(1);
+    } finally {
+      await a3.stop();
+      await b3.stop();
+      await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
     }
   });
 
