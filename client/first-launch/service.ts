@@ -222,10 +222,12 @@ export class FirstLaunchService {
    * Offline → `FirstLaunchError('offline')`; failed verification → `FirstLaunchError('rejected')`.
    */
   async discover(address?: string): Promise<Discovery> {
-    const p = await this.#provisioning();
+    const provisioning = await this.#provisioning();
     const found = await this.findAddress(address);
-    const domain = p && (!address || address.toLowerCase() === p.address.toLowerCase()) ? orgDomainOf(p) : orgDomainOf({ address: found.address });
-    const roots = await this.#roots(p);
+    const domain = provisioning && (!address || address.toLowerCase() === provisioning.address.toLowerCase()) ? orgDomainOf(provisioning) : orgDomainOf({ address: found.address });
+    const roots = await this.#roots(provisioning);
+    // The file's URL, TLS CA and mail settings are for its own org only.
+    const p = provisioning && orgDomainOf(provisioning) === domain ? provisioning : undefined;
     const tlsCaPem = p?.tlsCaPem ?? this.#o.tlsCaPem;
     const url = this.#urlFor(domain, p);
     const bytes = await this.#fetch(url, tlsCaPem);
