@@ -24,6 +24,16 @@ export const API_ERROR_CODES = [
   'ServerUnavailable',
   /** The mail server refused the user name or password. */
   'LoginFailed',
+  /** The user cancelled the PIN prompt (or it was withdrawn): nothing was signed or decrypted, nothing lost. */
+  'PinCancelled',
+  /** The card refused the PIN; the message says how many tries are left. Never retried automatically. */
+  'WrongPin',
+  /** The PIN is blocked: unblock with the PUK or ask IT. */
+  'PinBlocked',
+  /** No reader, no card, card removed during the operation, or the card service is down. */
+  'CardUnavailable',
+  /** The attachment was judged Danger by an org's inspection: SSMAX does not save it. */
+  'AttachmentRefused',
   /** Anything else: a bug. The message says what failed; details stay in the main-process log. */
   'Internal',
 ] as const;

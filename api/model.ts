@@ -245,7 +245,12 @@ export interface OpenedMessage {
   /** Plain text body, if any. */
   text?: string;
   /** HTML already sanitized in the main process; shown in a sandboxed view with `script-src 'none'`. */
-  html?: { sanitized: string; remoteContentBlocked: boolean };
+  html?: {
+    sanitized: string;
+    remoteContentBlocked: boolean;
+    /** How many remote loads (images, CSS url(), srcset …) were removed; 0 when remote content was allowed. */
+    remoteItemsBlocked: number;
+  };
   attachments: AttachmentInfo[];
 }
 

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ApiError,
   NotAvailableYet,
   type AppInfo,
   type Language,
+  type MessageRef,
   type RuntimeKind,
   type Settings,
   type SettingsPatch,
@@ -11,10 +13,18 @@ import {
   type SsmaxClient,
   type StartupNotice,
 } from '../api';
+import { CardSession, type CardSessionOptions } from './card/card-session';
 import { EventHub } from './events';
 import { firstLaunchMethods, openFirstLaunch, type FirstLaunchHostOptions } from './first-launch/host';
 import type { FirstLaunchService } from './first-launch/service';
 import { MailService, type MailServiceOptions } from './mail/service';
+import type { OpenTrust } from './open/open-message';
+import {
+  OpenService,
+  saveIntoDirectory,
+  type ChooseSavePath,
+  type MessageSource,
+} from './open/service';
 import { SettingsStore, SettingsWriteFailed, defaultSettings } from './settings/store';
 
 /**
@@ -35,6 +45,21 @@ export interface ServiceHostOptions {
   mail?: Pick<MailServiceOptions, 'account' | 'loginTimeoutMs'>;
   /** First launch (client/first-launch): SSMAX root(s), provisioning file, bundle base URL, TLS CA, refresh interval. */
   firstLaunch?: FirstLaunchHostOptions;
+  /** The card service (client/card): launcher (fork or Electron utilityProcess), env, PIN cache lifetime. */
+  card?: CardSessionOptions;
+  /** Opening messages (client/open). */
+  open?: OpenHostOptions;
+}
+
+export interface OpenHostOptions {
+  /** The SSMAX root(s) and the own org, until first launch pins them from the org bundle. */
+  trust?: Omit<OpenTrust, 'recipient'>;
+  /** Raw message bytes by folder/UID (the IMAP fetch); tests hand bytes over in memory. */
+  source?: MessageSource;
+  /** Where attachments go: Electron passes a save dialog; default `<dataDir>/attachments`, never overwriting. */
+  chooseSavePath?: ChooseSavePath;
+  /** Evaluation time for verification (tests with generated worlds). */
+  now?: () => Date;
 }
 
 export class ServiceHost implements SsmaxClient {
@@ -43,6 +68,8 @@ export class ServiceHost implements SsmaxClient {
   /** Set right after construction in `open` (it needs the event hub). */
   #mail!: MailService;
   #org!: FirstLaunchService;
+  readonly #card: CardSession;
+  readonly #open: OpenService;
 
   private constructor(
     private readonly opts: ServiceHostOptions,
@@ -51,6 +78,40 @@ export class ServiceHost implements SsmaxClient {
   ) {
     this.events = new EventHub((event, err) => console.error(`ssmax: a listener of ${event} failed:`, err));
     this.notices = notices;
+    this.#card = new CardSession(this.events, opts.card);
+    this.#open = new OpenService({
+      card: this.#card,
+      source: opts.open?.source ?? {
+        fetchRaw: async () => {
+          throw new ApiError('NotFound', 'Fetching message bytes from IMAP is not wired yet.', {
+            method: 'messages.open',
+          });
+        },
+      },
+      trust: (ref) => this.trustFor(ref),
+      chooseSavePath: opts.open?.chooseSavePath ?? saveIntoDirectory(join(opts.dataDir, 'attachments')),
+      ...(opts.open?.now ? { now: opts.open.now } : {}),
+    });
+  }
+
+  /** The card session (service process, PIN prompts, card events). */
+  get cardSession(): CardSession {
+    return this.#card;
+  }
+
+  private trustFor(ref: MessageRef): OpenTrust {
+    const trust = this.opts.open?.trust;
+    if (!trust || trust.trustAnchors.length === 0)
+      throw new ApiError('NotFound', 'No SSMAX root is configured yet (first launch has not pinned an org).', {
+        method: 'messages.open',
+      });
+    const account = this.#mail?.listAccounts().find((a) => a.id === ref.accountId);
+    const ownOrgDomains = trust.ownOrgDomains ?? account?.org?.domains;
+    return {
+      ...trust,
+      ...(ownOrgDomains ? { ownOrgDomains } : {}),
+      ...(account ? { recipient: account.email } : {}),
+    };
   }
 
   static async open(opts: ServiceHostOptions): Promise<ServiceHost> {
@@ -81,6 +142,7 @@ export class ServiceHost implements SsmaxClient {
 
   /** Stops the mail connections and closes the cache. */
   async close(): Promise<void> {
+    this.#card.stop();
     await this.#mail.close();
     await this.#org?.close();
   }
@@ -133,17 +195,20 @@ export class ServiceHost implements SsmaxClient {
   readonly folders: SsmaxApi['folders'] = { list: async (accountId) => this.#mail.listFolders(accountId) };
   readonly messages: SsmaxApi['messages'] = {
     page: (query) => this.#mail.page(query),
-    open: notYet('messages.open'),
+    open: (ref, options) => this.#open.open(ref, options),
     setFlags: (ref, flags) => this.#mail.setFlags(ref, flags),
-    saveAttachment: notYet('messages.saveAttachment'),
+    saveAttachment: (ref) => this.#open.saveAttachment(ref),
   };
   readonly compose: SsmaxApi['compose'] = {
     checkPpap: notYet('compose.checkPpap'),
     send: notYet('compose.send'),
   };
   readonly outbox: SsmaxApi['outbox'] = { list: notYet('outbox.list') };
-  readonly card: SsmaxApi['card'] = { status: notYet('card.status') };
-  readonly pin: SsmaxApi['pin'] = { answer: notYet('pin.answer'), cancel: notYet('pin.cancel') };
+  readonly card: SsmaxApi['card'] = { status: () => this.#card.status() };
+  readonly pin: SsmaxApi['pin'] = {
+    answer: (requestId, pin) => this.#card.answer(requestId, pin),
+    cancel: (requestId) => this.#card.cancel(requestId),
+  };
   readonly enrollment: SsmaxApi['enrollment'] = {
     start: notYet('enrollment.start'),
     cancel: notYet('enrollment.cancel'),

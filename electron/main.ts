@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrowserWindow, app, ipcMain, protocol, session } from 'electron';
 import { ServiceHost } from '../client/service-host';
+import { utilityProcessLauncher } from './card-service';
 import { forwardEvents, registerIpcHandlers } from './ipc';
 import { APP_ENTRY, APP_SCHEME, isTrustedIpcEvent, serveRendererFile } from './security';
 
@@ -54,6 +55,8 @@ async function start(): Promise<void> {
     defaultLanguage: app.getLocale().toLowerCase().startsWith('ja') ? 'ja' : 'en',
     version: app.getVersion(),
     versions: { electron: process.versions.electron, chrome: process.versions.chrome },
+    // PC/SC runs in a utility process, never in this one (native/card-service).
+    card: { launcher: utilityProcessLauncher(join(here, 'card-service.js')) },
   });
 
   // No camera, microphone, notifications, geolocation, clipboard-read… for any page.

@@ -6,6 +6,7 @@ import type { OperationStats, PinPrompt } from '../piv/card-keys';
 import {
   reviveError,
   type CardRequest,
+  type CardStatusInfo,
   type DecryptorInfo,
   type FromService,
   type SignerInfo,
@@ -182,6 +183,11 @@ export class CardServiceClient extends EventEmitter<CardServiceEvents> {
 
   async readers(): Promise<{ name: string; present: boolean }[]> {
     return (await this.request<{ name: string; present: boolean }[]>({ op: 'readers' })).value;
+  }
+
+  /** Reader, card presence, PIN tries left and the 9C certificate, without using a PIN try. */
+  async status(reader?: string): Promise<CardStatusInfo> {
+    return (await this.request<CardStatusInfo>({ op: 'status', reader })).value;
   }
 
   /** Forgets cached PINs (screen lock, "lock card"). */

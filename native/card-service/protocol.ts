@@ -15,6 +15,7 @@ export type CardRequest =
   | { op: 'rsa-raw-decrypt'; reader?: string; block: Uint8Array }
   | { op: 'ecdh'; reader?: string; point: Uint8Array }
   | { op: 'readers' }
+  | { op: 'status'; reader?: string }
   | { op: 'clear-pin' };
 
 export interface SignerInfo {
@@ -22,6 +23,23 @@ export interface SignerInfo {
   algorithm: SignatureAlgorithm;
   cardId: string;
 }
+/** What `status` answers: which reader, whether a card is in it, its PIN state and 9C certificate (no PIN used). */
+export type CardStatusInfo =
+  | { state: 'no-reader' }
+  | { state: 'no-card'; reader: string }
+  | {
+      state: 'present';
+      reader: string;
+      cardId: string;
+      /** The 9C (digital signature) certificate, absent on a card that is not enrolled. */
+      signatureCertificate: Uint8Array | undefined;
+      /** From the 00 20 00 80 probe; undefined when the card does not say. */
+      triesLeft: number | undefined;
+      blocked: boolean;
+      /** The service holds this card's PIN (one prompt per action; cleared on removal, lock, timeout). */
+      pinCached: boolean;
+    };
+
 export interface DecryptorInfo {
   kind: 'rsa' | 'ecdh';
   certificate: Uint8Array;

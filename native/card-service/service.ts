@@ -1,8 +1,15 @@
 import { CardWatcher } from '../pcsc/card-watcher';
 import { CardSigner, openCardDecryptor, type PinRequest } from '../piv/card-keys';
 import { PinCache } from '../piv/pin-cache';
+import { PivSession, PivSlot } from '../piv/piv-session';
 import type { EcdhDecryptor, RsaDecryptor } from '../../smime/keys';
-import { serializeError, type CardRequest, type FromService, type ToService } from './protocol';
+import {
+  serializeError,
+  type CardRequest,
+  type CardStatusInfo,
+  type FromService,
+  type ToService,
+} from './protocol';
 
 /** The two ends a service can be reached through: Node's `process` (fork) or Electron's `process.parentPort`. */
 export interface ServicePort {
@@ -45,6 +52,37 @@ export async function serveCards(
     switch (req.op) {
       case 'readers':
         return { value: watcher.readers().map((r) => ({ name: r.name, present: r.present })) };
+      case 'status': {
+        const readers = watcher.readers();
+        const first = readers[0];
+        if (first === undefined) return { value: { state: 'no-reader' } satisfies CardStatusInfo };
+        const reader =
+          req.reader === undefined
+            ? (readers.find((r) => r.present) ?? first)
+            : readers.find((r) => r.name === req.reader || r.name.startsWith(req.reader as string));
+        if (reader === undefined || !reader.present)
+          return { value: { state: 'no-card', reader: reader?.name ?? first.name } satisfies CardStatusInfo };
+        const info = await watcher.transaction(
+          async (channel) => {
+            const piv = new PivSession(channel);
+            await piv.select();
+            const cardId = (await piv.cardGuid()) ?? 'unknown-card';
+            const pin = await piv.pinStatus();
+            const signatureCertificate = await piv.readCertificate(PivSlot.SIGNATURE);
+            return {
+              state: 'present',
+              reader: channel.readerName,
+              cardId,
+              signatureCertificate,
+              triesLeft: pin.triesLeft,
+              blocked: pin.blocked,
+              pinCached: pinCache.get(cardId) !== undefined,
+            } satisfies CardStatusInfo;
+          },
+          { reader: reader.name },
+        );
+        return { value: info };
+      }
       case 'clear-pin':
         pinCache.clear();
         return { value: true };

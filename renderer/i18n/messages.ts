@@ -81,6 +81,11 @@ const errors: Record<Language, Record<ApiErrorCode, string>> = {
     NotFound: 'This account, folder or message no longer exists.',
     ServerUnavailable: 'The mail server cannot be reached now. SSMAX keeps trying.',
     LoginFailed: 'The mail server refused the user name or password.',
+    PinCancelled: 'PIN entry was cancelled. Nothing was signed or decrypted.',
+    WrongPin: 'Wrong PIN.',
+    PinBlocked: 'The PIN is blocked. Unblock it with the PUK, or ask IT.',
+    CardUnavailable: 'Insert your staff ID card and try again.',
+    AttachmentRefused: 'This attachment was judged dangerous and cannot be saved.',
     Internal: 'Something went wrong inside SSMAX.',
   },
   ja: {
@@ -93,6 +98,11 @@ const errors: Record<Language, Record<ApiErrorCode, string>> = {
     NotFound: 'このアカウント、フォルダーまたはメールはもう存在しません。',
     ServerUnavailable: 'メールサーバーに接続できません。SSMAXは接続を試み続けます。',
     LoginFailed: 'メールサーバーがユーザー名またはパスワードを拒否しました。',
+    PinCancelled: 'PINの入力が取り消されました。署名も復号もしていません。',
+    WrongPin: 'PINが違います。',
+    PinBlocked: 'PINがロックされています。PUKで解除するか、IT部門に連絡してください。',
+    CardUnavailable: '社員証カードを挿入して、もう一度お試しください。',
+    AttachmentRefused: 'この添付ファイルは危険と判定されたため保存できません。',
     Internal: 'SSMAX内部でエラーが発生しました。',
   },
 };

@@ -46,6 +46,7 @@ describe('the channel table', () => {
         'app.info', 'settings.get', 'settings.update',
         'accounts.list', 'accounts.add', 'folders.list', 'messages.page', 'messages.setFlags',
         'accounts.discover', 'accounts.confirm', 'org.status', 'org.refresh',
+        'card.status', 'pin.answer', 'pin.cancel', 'messages.open', 'messages.saveAttachment',
       ].sort(),
     );
   });

@@ -112,7 +112,7 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       const api = await connect();
       for (const call of [
         () => api.enrollment.cancel('enrollment-1'),
-        () => api.card.status(),
+        () => api.compose.checkPpap({ accountId: 'a-1', to: ['x@example.jp'], cc: [], subject: '', text: '', attachments: [] }),
         () => api.outbox.list(),
       ]) {
         const err = await rejection(call());
@@ -223,10 +223,12 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       });
     });
 
-    it('validates arguments of unimplemented methods too (the schema is the contract, not the implementation)', async () => {
+    it('validates arguments before anything runs; PIN answers without an open request are NotFound', async () => {
       const api = await connect();
       expect((await rejection(api.pin.answer('request-1', '12'))).code).toBe('InvalidArguments');
-      expect((await rejection(api.pin.answer('request-1', '123456'))).code).toBe('NotAvailableYet');
+      // No PIN request is open: answering or cancelling one is NotFound (never a PIN sent to a card).
+      expect((await rejection(api.pin.answer('request-1', '123456'))).code).toBe('NotFound');
+      expect((await rejection(api.pin.cancel('request-1'))).code).toBe('NotFound');
     });
   });
 }
