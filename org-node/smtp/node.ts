@@ -48,6 +48,8 @@ export interface OrgNodeOptions {
   /** Structured log: one object per decision. */
   readonly log?: (event: Record<string, unknown>) => void;
   readonly worker?: { readonly retryDelaysMs?: readonly number[]; readonly pollMs?: number; readonly faultHook?: (point: FaultPoint, entry: SpoolEntry) => void };
+  /** Tests only: called after the copies are in the spool and before the 250 is answered. */
+  readonly acceptFaultHook?: () => void;
 }
 
 export interface OrgNodeHandle {
@@ -151,6 +153,7 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
     let queued;
     try {
       queued = await spool.enqueue(entries);
+      o.acceptFaultHook?.();
     } catch (err) {
       log({ event: 'spool.error', error: (err as Error).message });
       throw smtpError(451, '4.3.0 The message could not be stored; try again later.');

@@ -22,7 +22,10 @@ export interface ChildConfig {
   rootPem: string;
   directoryPath: string;
   spoolDir: string;
-  submissionPort: number;
+  submissionPort?: number;
+  inboundPort?: number;
+  /** Where to crash: after the next hop's 250 (default), or after spooling before answering 250. */
+  crashPoint?: 'after-handoff' | 'after-enqueue';
   tlsKey: string;
   tlsCert: string;
   credentialsPath: string;
@@ -41,6 +44,14 @@ let handOffs = 0;
 
 async function main(): Promise<void> {
   const c = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as ChildConfig;
+  /** SIGKILLs this process at the configured n-th pass, once (the marker survives the restart). */
+  const crash = (): void => {
+    const marker = c.crashMarker ?? '';
+    handOffs++;
+    if (!marker || existsSync(marker) || handOffs < (c.crashAfter ?? 1)) return;
+    writeFileSync(marker, 'crashed');
+    process.kill(process.pid, 'SIGKILL');
+  };
   const node = await startOrgNode({
     name: c.name,
     relay: {
@@ -52,27 +63,19 @@ async function main(): Promise<void> {
       now: () => new Date(),
     },
     spoolDir: c.spoolDir,
-    submission: { port: c.submissionPort, tls: { key: readFileSync(c.tlsKey), cert: readFileSync(c.tlsCert) }, authenticate: fileAuthenticator(c.credentialsPath) },
+    ...(c.submissionPort !== undefined ? { submission: { port: c.submissionPort, tls: { key: readFileSync(c.tlsKey), cert: readFileSync(c.tlsCert) }, authenticate: fileAuthenticator(c.credentialsPath) } } : {}),
+    ...(c.inboundPort !== undefined ? { inbound: { port: c.inboundPort } } : {}),
+    ...(c.crashMarker && c.crashPoint === 'after-enqueue' ? { acceptFaultHook: crash } : {}),
     routes: mapRoutes(c.routes),
     lmtp: c.lmtp,
     log: (e) => process.stderr.write(`${JSON.stringify(e)}\n`),
     worker: {
       retryDelaysMs: [200],
       pollMs: 200,
-      ...(c.crashMarker
-        ? {
-            faultHook: () => {
-              const marker = c.crashMarker ?? '';
-              handOffs++;
-              if (existsSync(marker) || handOffs < (c.crashAfter ?? 1)) return;
-              writeFileSync(marker, 'crashed');
-              process.kill(process.pid, 'SIGKILL');
-            },
-          }
-        : {}),
+      ...(c.crashMarker && c.crashPoint !== 'after-enqueue' ? { faultHook: crash } : {}),
     },
   });
-  process.stdout.write(`ready ${JSON.stringify({ submissionPort: node.submissionPort })}\n`);
+  process.stdout.write(`ready ${JSON.stringify({ submissionPort: node.submissionPort, inboundPort: node.inboundPort })}\n`);
 }
 
 main().catch((err: unknown) => {

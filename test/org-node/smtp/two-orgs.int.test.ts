@@ -334,6 +334,54 @@ describe('two org nodes on loopback', () => {
     }
   });
 
+  it('kill -9 of the receiving node after it spooled but before its 250: the sender retries, b keeps one copy, delivered once', async () => {
+    const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
+    const inboundPort = await freePort();
+    const spoolDir = join(work, 'spool-b-child');
+    const config: ChildConfig = {
+      name: 'node.b.example',
+      domains: ['b.example'],
+      caB64: b64(caDer(rw.world.b)),
+      signing: { pkcs8: b64(rw.world.b.signing.pkcs8), cert: b64(rw.world.b.signing.der) },
+      encryption: { pkcs8: b64(rw.world.b.encryption.pkcs8), cert: b64(rw.world.b.encryption.der) },
+      rootPem: rw.world.rootPem,
+      directoryPath: join(work, 'dir-b.sqlite'),
+      spoolDir,
+      inboundPort,
+      tlsKey: tls.keyPath,
+      tlsCert: tls.certPath,
+      credentialsPath,
+      routes: {},
+      orgs: {},
+      lmtp: dovecotB.lmtp,
+      crashMarker: join(work, 'crashed-b'),
+      crashPoint: 'after-enqueue',
+    };
+    const configPath = join(work, 'child-b.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const a4 = await startA(inboundPort, join(work, 'spool-a4'));
+    const child1 = await startChild(configPath);
+    try {
+      const { raw, messageId } = await signedMail(rw.alice, rw.bob.email);
+      expect(await submit(a4.submissionPort ?? 0, rw.alice, raw, [rw.bob.email])).toMatch(/^250/);
+      expect(await new Promise<NodeJS.Signals | null>((r) => child1.proc.once('exit', (_c, sig) => r(sig)))).toBe('SIGKILL');
+      expect(readdirSync(join(spoolDir, 'queue'))).toHaveLength(1); // spooled, but a never got the 250
+      expect(await a4.spool.queued()).toHaveLength(1);
+      const child2 = await startChild(configPath);
+      try {
+        await until('a handed it on after the restart', async () => ((await a4.spool.queued()).length === 0 ? true : undefined));
+        await until('b delivered', () => (readdirSync(join(spoolDir, 'queue')).length === 0 && withId(mailbox(dovecotB, rw.bob.email), messageId).length > 0 ? true : undefined));
+        expect(readdirSync(join(spoolDir, 'done'))).toHaveLength(1); // the retry was recognised by its relay id
+        expect(withId(mailbox(dovecotB, rw.bob.email), messageId)).toHaveLength(1);
+      } finally {
+        child2.proc.kill('SIGTERM');
+        await new Promise((r) => child2.proc.once('exit', r));
+      }
+    } finally {
+      await a4.stop();
+    }
+  });
+
   it('kill -9 in the middle of a batch of 40: the client retries like its outbox, every message arrives exactly once', async () => {
     const spoolDir = join(work, 'spool-batch');
     const { config, configPath, submissionPort } = await childConfig(spoolDir, 'crashed-batch', 15);
