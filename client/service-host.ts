@@ -99,18 +99,27 @@ export class ServiceHost implements SsmaxClient {
     return this.#card;
   }
 
+  /**
+   * The trust a message is verified with: the SSMAX root(s) (host config, else first launch's
+   * roots), the own org (host config, else the pinned org bundle's domains, else the account's
+   * org) and the recipient (the account's address, else the pinned address).
+   */
   private trustFor(ref: MessageRef): OpenTrust {
     const trust = this.opts.open?.trust;
-    if (!trust || trust.trustAnchors.length === 0)
+    const anchors = trust?.trustAnchors ?? this.opts.firstLaunch?.roots ?? [];
+    if (anchors.length === 0)
       throw new ApiError('NotFound', 'No SSMAX root is configured yet (first launch has not pinned an org).', {
         method: 'messages.open',
       });
     const account = this.#mail?.listAccounts().find((a) => a.id === ref.accountId);
-    const ownOrgDomains = trust.ownOrgDomains ?? account?.org?.domains;
+    const pinned = this.#org?.status();
+    const ownOrgDomains = trust?.ownOrgDomains ?? pinned?.org?.domains ?? account?.org?.domains;
+    const recipient = account?.email ?? pinned?.address;
     return {
       ...trust,
+      trustAnchors: anchors,
       ...(ownOrgDomains ? { ownOrgDomains } : {}),
-      ...(account ? { recipient: account.email } : {}),
+      ...(recipient ? { recipient } : {}),
     };
   }
 
@@ -131,7 +140,11 @@ export class ServiceHost implements SsmaxClient {
       ...opts.mail,
     });
     notices.push(...host.#mail.notices);
-    host.#org = await openFirstLaunch(opts.dataDir, opts.firstLaunch, (event, payload) => host.events.emit(event, payload));
+    host.#org = await openFirstLaunch(
+      opts.dataDir,
+      { card: host.#card.addressSource(), ...opts.firstLaunch },
+      (event, payload) => host.events.emit(event, payload),
+    );
     return host;
   }
 

@@ -104,6 +104,11 @@ export class CardSession {
     return toCardStatus(info);
   }
 
+  /** The raw card state (9C certificate included), for first launch's "address from the card". */
+  addressSource(): { status(): Promise<CardStatusInfo> } {
+    return { status: async () => (await this.start()).status() };
+  }
+
   /** Open PIN requests (a window that opens late asks for them). */
   pendingPinRequests(): ApiPinRequest[] {
     return [...this.pending.values()].map((p) => p.request);

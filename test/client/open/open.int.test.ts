@@ -172,6 +172,9 @@ describe('messages.open through the card', () => {
       holder: { name: 'Kaori Sato', email: HOLDER, staffId: 'B-0007' },
       pinTriesLeft: 3,
     });
+    // First launch reads the address from the same card (its 9C certificate).
+    const raw = await host.cardSession.addressSource().status();
+    expect(raw.state === 'present' && Buffer.from(raw.signatureCertificate ?? []).equals(enrolled.signatureCert)).toBe(true);
   });
 
   it('opens a chain-verified message: one PIN request, verified with ① ② ③, sanitized HTML, attested attachments', async () => {

@@ -1,25 +1,17 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptContent, encryptContent, signData } from '../../../smime/cms';
-import {
-  generateProfileKeyPair,
-  issueEmployeeKeyManagementCert,
-  issueEmployeeSignatureCert,
-  issueOrgCa,
-  type CertificateAuthority,
-} from '../../../smime/pki';
+import { generateProfileKeyPair, issueOrgCa, type CertificateAuthority } from '../../../smime/pki';
 import { CardServiceClient, nodeServiceLauncher } from '../../../native/card-service/client';
 import { CardErrorCode } from '../../../native/pcsc/errors';
 import type { PinRequest } from '../../../native/piv/card-keys';
 import { WrongPinError } from '../../../native/piv/errors';
-import { ORG_CA_SLOT, PivSession, PivSlot } from '../../../native/piv/piv-session';
-import { VirtualPivCard } from '../../../native/virtual-card/piv-card';
-import { CardStateStore, DEFAULT_MGMT_KEY } from '../../../native/virtual-card/state';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
 import { makeWorkDir, disposeWorkDir } from '../../harness/process';
 import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
 import { openssl, workdir, type Workdir } from '../../support/openssl';
 import { buildRoot, pem, validity } from '../../support/ssmax-pki';
+import { enrollVirtualCard } from '../../support/virtual-card-enroll';
 
 /**
  * The card behind a service process, as the Electron app will use it (utility process): the app
@@ -55,32 +47,14 @@ describe('card service process', () => {
       ...validity,
     });
     // Enrol the card's state offline, through the card engine itself (no PC/SC in this process).
-    const engine = new VirtualPivCard(new CardStateStore(stateFile));
-    engine.control('power-on');
-    const piv = new PivSession(engine);
-    await piv.select();
-    await piv.authenticateManagementKey(Buffer.from(DEFAULT_MGMT_KEY, 'hex'));
-    const emp = {
-      orgName: 'Svc Corp',
-      personName: 'Saburo Service',
-      staffId: 'S-0300',
-      email: `saburo@${DOMAIN}`,
-      crlUrl: `https://ssmax.${DOMAIN}/crl`,
-      ...validity,
-    };
-    const spki = (k: Awaited<ReturnType<typeof piv.generateKey>>) =>
-      new Uint8Array(k.export({ type: 'spki', format: 'der' }));
-    const sig = await piv.generateKey(PivSlot.SIGNATURE, 'p256');
-    const km = await piv.generateKey(PivSlot.KEY_MANAGEMENT, 'p256');
-    await piv.writeCertificate(
-      PivSlot.SIGNATURE,
-      new Uint8Array((await issueEmployeeSignatureCert(orgCa, { ...emp, publicKey: spki(sig) })).rawData),
-    );
-    kmCert = new Uint8Array(
-      (await issueEmployeeKeyManagementCert(orgCa, { ...emp, publicKey: spki(km) })).rawData,
-    );
-    await piv.writeCertificate(PivSlot.KEY_MANAGEMENT, kmCert);
-    await piv.writeCertificate(ORG_CA_SLOT, new Uint8Array(orgCa.certificate.rawData));
+    kmCert = (
+      await enrollVirtualCard(stateFile, orgCa, {
+        orgName: 'Svc Corp',
+        name: 'Saburo Service',
+        staffId: 'S-0300',
+        email: `saburo@${DOMAIN}`,
+      })
+    ).keyManagementCert;
     await wd.file('anchors.pem', pem(root.certificate.rawData) + pem(orgCa.certificate.rawData));
 
     client = new CardServiceClient(
