@@ -18,7 +18,7 @@ import type { OrgKeyAlgorithm, OrgKeyStore } from './keys/store';
 import { BUNDLE_PATH, CRL_PATH } from '../smime/bundle/manifest';
 import { signOrgBundle } from '../smime/bundle/sign';
 import { fromPem, toPem } from './pem';
-import { checkCsr, createCsr, sameBytes } from './pki';
+import { checkCsr, createCsr } from '../smime/pki/csr';
 
 /**
  * One organisation's node state on disk (`--dir`): config, keys, certificates, directory, CRL and
@@ -409,4 +409,8 @@ export function policyRoles(cert: x509.X509Certificate): string[] {
     const role = roleOfPolicy(p);
     return role ? [role] : [];
   });
+}
+
+function sameBytes(a: Uint8Array | ArrayBuffer, b: Uint8Array | ArrayBuffer): boolean {
+  return Buffer.from(a instanceof ArrayBuffer ? new Uint8Array(a) : a).equals(Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b));
 }

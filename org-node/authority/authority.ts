@@ -6,7 +6,7 @@ import { OrgNodeError } from '../errors';
 import { openKeyStore, type KeyStoreConfig, type SecretFiles } from '../keys/open';
 import type { OrgKeyAlgorithm, OrgKeyStore } from '../keys/store';
 import { fromPem, toPem } from '../pem';
-import { checkCsr, importPublicKey } from '../pki';
+import { checkCsr, importPublicKey } from '../../smime/pki/csr';
 
 /**
  * The SSMAX authority on disk (`--dir`): the root CA key and certificate, and the register of admitted

@@ -7,7 +7,7 @@ import { EnrollmentCodeError } from '../directory/directory';
 import { OrgNodeError } from '../errors';
 import type { Org } from '../org';
 import { fromPem } from '../pem';
-import { CsrError, checkCsr } from '../pki';
+import { CsrError, checkCsr } from '../../smime/pki/csr';
 
 /**
  * The org node's HTTP(S) side:
@@ -115,7 +115,7 @@ export async function startOrgServer(org: Org, options: OrgServerOptions): Promi
       log(`enrollment: certificates issued for ${address}`);
       return { signatureCertificate: b64(issued.signature), keyManagementCertificate: b64(issued.keyManagement), orgCa: b64(issued.chain[0]!), root: b64(issued.chain[1]!) };
     } catch (err) {
-      if (err instanceof OrgNodeError) throw new HttpError(422, err.userMessage);
+      if (err instanceof OrgNodeError || err instanceof CsrError) throw new HttpError(422, err.userMessage);
       throw err;
     }
   }

@@ -1,17 +1,17 @@
 import { createPublicKey, type webcrypto } from 'node:crypto';
-import { x509 } from '../smime/x509';
-import { OrgNodeError } from './errors';
-import type { OrgKeyAlgorithm } from './keys/store';
+import { SmimeError } from '../errors';
+import { x509 } from '../x509';
+import type { KeyAlgorithm } from './profile';
 
 /**
- * Small PKI helpers the org node and the authority share: importing a public key for the
- * `smime/pki` builders, making and checking CSRs (proof of possession). Candidates for smime/pki.
+ * CSR helpers the org node, the authority and enrollment share: importing a public key for the
+ * profile builders, making and checking PKCS#10 requests (proof of possession). Pure (no I/O).
  */
 
 /** A CSR could not be read or its signature (proof of possession of the key) does not verify. */
-export class CsrError extends OrgNodeError {}
+export class CsrError extends SmimeError {}
 
-export function algorithmOfSpki(spki: Uint8Array): OrgKeyAlgorithm {
+export function algorithmOfSpki(spki: Uint8Array): KeyAlgorithm {
   const alg = new x509.PublicKey(spki).algorithm as { name: string; namedCurve?: string; modulusLength?: number };
   if (alg.name.startsWith('RSA')) return 'RSA-2048';
   if ((alg.name === 'ECDSA' || alg.name === 'ECDH') && alg.namedCurve === 'P-256') return 'P-256';
@@ -24,7 +24,7 @@ export async function importPublicKey(spki: Uint8Array): Promise<webcrypto.Crypt
   return crypto.subtle.importKey('spki', spki, algorithm, true, ['verify']);
 }
 
-export function signingAlgorithm(algorithm: OrgKeyAlgorithm): webcrypto.Algorithm | webcrypto.EcdsaParams {
+export function signingAlgorithm(algorithm: KeyAlgorithm): webcrypto.Algorithm | webcrypto.EcdsaParams {
   return algorithm === 'P-256' ? ({ name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams) : { name: 'RSASSA-PKCS1-v1_5' };
 }
 
@@ -41,7 +41,7 @@ export async function createCsr(subject: x509.JsonName, spki: Uint8Array, privat
 
 export interface CheckedCsr {
   readonly spki: Uint8Array;
-  readonly algorithm: OrgKeyAlgorithm;
+  readonly algorithm: KeyAlgorithm;
   readonly subject: string;
 }
 
@@ -67,8 +67,4 @@ export async function checkCsr(der: Uint8Array, what = 'certificate request'): P
   }
   if (!ok) throw new CsrError(`The signature of the ${what} does not verify: no proof of possession of the key.`);
   return { spki, algorithm, subject: csr.subject };
-}
-
-export function sameBytes(a: Uint8Array | ArrayBuffer, b: Uint8Array | ArrayBuffer): boolean {
-  return Buffer.from(a instanceof ArrayBuffer ? new Uint8Array(a) : a).equals(Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b));
 }
