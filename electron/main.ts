@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BrowserWindow, app, ipcMain, protocol, session } from 'electron';
+import { BrowserWindow, app, dialog, ipcMain, protocol, session } from 'electron';
 import { ServiceHost } from '../client/service-host';
 import { utilityProcessLauncher } from './card-service';
 import { forwardEvents, registerIpcHandlers } from './ipc';
@@ -57,6 +57,14 @@ async function start(): Promise<void> {
     versions: { electron: process.versions.electron, chrome: process.versions.chrome },
     // PC/SC runs in a utility process, never in this one (native/card-service).
     card: { launcher: utilityProcessLauncher(join(here, 'card-service.js')) },
+    // Attachments are saved where the user says, through the OS save dialog (Danger never gets here).
+    open: {
+      chooseSavePath: async (suggestedName) => {
+        const options = { defaultPath: join(app.getPath('downloads'), suggestedName) };
+        const r = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
+        return r.canceled || !r.filePath ? null : r.filePath;
+      },
+    },
   });
 
   // No camera, microphone, notifications, geolocation, clipboard-read… for any page.

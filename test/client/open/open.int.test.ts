@@ -359,4 +359,30 @@ describe('messages.open through the card', () => {
     const again = await failure(host.messages.open(ref, { loadRemoteContent: false }));
     expect(again.code).toBe('CardUnavailable');
   });
+
+  it('three wrong PINs block the card: card.status says blocked, and the next open fails with PinBlocked without a prompt', async () => {
+    const inserted = new Promise<void>((resolve) => {
+      const stop = host.events.on('card.changed', (c) => {
+        if (c.state === 'no-card') return;
+        stop();
+        resolve();
+      });
+    });
+    card = await startVirtualCard(pcscd, { stateFile: enrolled.stateFile });
+    await inserted;
+    const ref = await mail({ content: { text: 'blocked test\n' } });
+    for (const left of [2, 1, 0]) {
+      onNextPin((req) => host.pin.answer(req.requestId, '000000'));
+      const err = await failure(host.messages.open(ref, { loadRemoteContent: false }));
+      expect([err.code, left === 0 ? 'any' : err.message]).toEqual(
+        left === 0 ? [expect.stringMatching(/^(WrongPin|PinBlocked)$/), 'any'] : ['WrongPin', `Wrong PIN, ${left} ${left === 1 ? 'try' : 'tries'} left.`],
+      );
+    }
+    expect(await host.card.status()).toMatchObject({ state: 'blocked', pinTriesLeft: 0 });
+    const before = prompts.length;
+    const err = await failure(host.messages.open(ref, { loadRemoteContent: false }));
+    expect(err.code).toBe('PinBlocked');
+    expect(err.message).toMatch(/PUK/);
+    expect(prompts.length).toBe(before);
+  });
 });
