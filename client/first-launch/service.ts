@@ -172,6 +172,11 @@ export class FirstLaunchService {
     return roots;
   }
 
+  /** The SSMAX roots in effect (option, IT's provisioning file, or `build/trust/ssmax-root.pem`), e.g. to verify mail with. */
+  async trustAnchors(): Promise<Uint8Array[]> {
+    return this.#roots(await this.#provisioning().catch(() => undefined));
+  }
+
   /** The user's address: the argument, else the provisioning file, else the card's 9C certificate. */
   async findAddress(explicit?: string): Promise<{ address: string; from: 'argument' | 'provisioning' | 'card' }> {
     if (explicit) return { address: explicit.trim(), from: 'argument' };

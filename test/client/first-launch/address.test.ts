@@ -30,6 +30,7 @@ describe('the user address at first launch', () => {
   it("comes from the card's 9C certificate (rfc822Name) when nothing else says", async () => {
     const s = await open({ card: { status: async () => ({ state: 'present', signatureCertificate: org.employee.signature.der }) } });
     expect(await s.findAddress()).toEqual({ address: 'hanako@card.example.jp', from: 'card' });
+    expect((await s.trustAnchors()).map((r) => Buffer.from(r).toString('hex'))).toEqual([Buffer.from(root).toString('hex')]);
   });
 
   it('prefers the argument, then the provisioning file; no card, no file, no argument → no-address', async () => {
@@ -37,6 +38,8 @@ describe('the user address at first launch', () => {
     await writeFile(file, JSON.stringify({ format: PROVISIONING_FORMAT, address: 'taro@card.example.jp' }));
     const card = { status: async () => ({ state: 'present', signatureCertificate: org.employee.signature.der }) };
     expect(await (await open({ card, provisioningFile: file })).findAddress()).toEqual({ address: 'taro@card.example.jp', from: 'provisioning' });
+    const noRoot = await FirstLaunchService.open({ dataDir: join(dir, 'no-root'), trustAnchorFile: join(dir, 'absent.pem'), refreshIntervalMs: 0 });
+    expect(await noRoot.trustAnchors().catch((e: FirstLaunchError) => e.code)).toBe('no-trust-anchor');
     expect(await (await open({ card, provisioningFile: file })).findAddress('jiro@card.example.jp')).toEqual({ address: 'jiro@card.example.jp', from: 'argument' });
     const none = await open({ card: { status: async () => ({ state: 'no-card' }) }, provisioningFile: join(dir, 'missing.json') });
     const err = await none.findAddress().catch((e: unknown) => e);
