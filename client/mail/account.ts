@@ -95,8 +95,20 @@ export class MailAccount {
       const r = await syncFolder(c, this.cache, this.id, path, (p) =>
         this.#progress({ state: 'syncing', folder: p.folder, done: p.done, total: p.total }),
       );
-      // Stay in (or go back to) INBOX: that is where imapflow IDLEs between operations.
-      if (path !== 'INBOX') await c.mailboxOpen('INBOX').catch(() => undefined);
+      // Stay in (or go back to) INBOX: that is where imapflow IDLEs between operations. Mail that
+      // arrived since INBOX was synced shows only in this SELECT's answer (no IDLE event for it).
+      if (path !== 'INBOX') {
+        const box = await c.mailboxOpen('INBOX').catch(() => undefined);
+        const inbox = this.cache.folder(this.id, 'INBOX');
+        const changed =
+          box !== undefined &&
+          inbox !== undefined &&
+          (box.uidValidity.toString() !== inbox.uidValidity ||
+            box.uidNext !== inbox.uidNext ||
+            box.exists !== inbox.serverTotal ||
+            (box.highestModseq !== undefined && box.highestModseq.toString() !== inbox.highestModseq));
+        if (changed && this.#opts.autoSync !== false) this.requestSync('INBOX');
+      }
       return r;
     });
     this.stats.syncs++;

@@ -302,6 +302,21 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
     maildirOf,
     logTail: (lines?: number) => started.logTail(lines),
     async restart(restartOpts?: { downMs?: number }) {
+      await started.stop();
+      // An imap process whose client sits in IDLE can outlive the master (with log and stats
+      // waiting for it); a restart is a crash for the clients anyway: kill this instance's leftovers.
+      const gone = (): true | undefined => (instanceProcesses(instance, configFile).length === 0 ? true : undefined);
+      try {
+        await waitFor(`dovecot instance ${instance} to exit`, gone, { timeoutMs: 2_000 });
+      } catch {
+        for (const pid of instanceProcesses(instance, configFile)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
       await stopInstance();
       if (restartOpts?.downMs) await new Promise((r) => setTimeout(r, restartOpts.downMs));
       started = new Daemon({ name: SERVICE, command: 'dovecot', args: ['-c', configFile, '-F'], logFile, cwd: dir });
