@@ -9,6 +9,8 @@ import { OrgNodeError } from '../errors';
  *   queue/  accepted, waiting for the next hop (the SMTP 250 was answered after the rename)
  *   done/   handed on (next hop answered 250) — the tombstone that makes redelivery idempotent
  *   bounced/ refused for good by the next hop, with `<id>.reason`
+ *   held/   accepted but kept for an administrator's review (inspection policy `hold`), with
+ *           `<id>.reason`; `release` moves it to queue/, `discard` to bounced/
  * An entry's id is derived from its dedupe key (Message-ID / relay id + recipient or org), so the
  * same copy offered twice (a retry after a lost 250) is found in queue/ or done/ and not queued again.
  * Every state change is one rename, with the file and the directories fsynced.
@@ -26,6 +28,8 @@ export interface SpoolEntryInput {
   readonly org?: string;
   readonly messageId?: string;
   readonly message: Buffer;
+  /** Keep for review instead of queueing: why (inspection policy `hold`). */
+  readonly held?: string;
 }
 
 export interface SpoolMeta {
@@ -46,7 +50,7 @@ export interface SpoolEntry extends SpoolMeta {
 
 export class SpoolError extends OrgNodeError {}
 
-const DIRS = ['tmp', 'queue', 'done', 'bounced'] as const;
+const DIRS = ['tmp', 'queue', 'done', 'bounced', 'held'] as const;
 
 export const spoolIdFor = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 40);
 
@@ -91,7 +95,7 @@ export class Spool {
   /** Whether a copy with this key is queued or was handed on already. */
   async has(key: string): Promise<boolean> {
     const id = spoolIdFor(key);
-    return (await exists(this.#path('queue', id))) || (await exists(this.#path('done', id))) || (await exists(this.#path('bounced', id)));
+    return (await exists(this.#path('queue', id))) || (await exists(this.#path('done', id))) || (await exists(this.#path('bounced', id))) || (await exists(this.#path('held', id)));
   }
 
   /**
@@ -101,7 +105,7 @@ export class Spool {
   async enqueue(entries: readonly SpoolEntryInput[], now = new Date()): Promise<{ queued: string[]; duplicates: string[] }> {
     const queued: string[] = [];
     const duplicates: string[] = [];
-    const staged: { tmp: string; id: string }[] = [];
+    const staged: { tmp: string; id: string; held?: string }[] = [];
     try {
       for (const e of entries) {
         const id = spoolIdFor(e.key);
@@ -118,11 +122,20 @@ export class Spool {
         } finally {
           await h.close();
         }
-        staged.push({ tmp, id });
+        staged.push({ tmp, id, ...(e.held ? { held: e.held } : {}) });
         queued.push(id);
       }
-      for (const s of staged) await fs.rename(s.tmp, this.#path('queue', s.id));
-      if (staged.length > 0) await fsyncDir(join(this.dir, 'queue'));
+      for (const s of staged) {
+        if (s.held === undefined) continue;
+        const reasonTmp = `${s.tmp}.reason`;
+        await fs.writeFile(reasonTmp, `${s.held}\n`, { mode: 0o600 });
+        await fs.rename(reasonTmp, this.#path('held', `${s.id}.reason`));
+      }
+      for (const s of staged) await fs.rename(s.tmp, this.#path(s.held === undefined ? 'queue' : 'held', s.id));
+      if (staged.length > 0) {
+        await fsyncDir(join(this.dir, 'queue'));
+        await fsyncDir(join(this.dir, 'held'));
+      }
     } catch (err) {
       for (const s of staged) await fs.rm(s.tmp, { force: true });
       throw new SpoolError('The message could not be written to the spool.', { cause: err });
@@ -162,6 +175,33 @@ export class Spool {
     await fs.rename(this.#path('queue', id), this.#path('bounced', id));
     await fsyncDir(join(this.dir, 'bounced'));
     await fsyncDir(join(this.dir, 'queue'));
+  }
+
+  /** Ids held for review, with the reason. */
+  async heldEntries(): Promise<{ id: string; reason: string }[]> {
+    const out: { id: string; reason: string }[] = [];
+    for (const f of await fs.readdir(join(this.dir, 'held'))) {
+      if (f.endsWith('.reason')) continue;
+      out.push({ id: f, reason: (await fs.readFile(this.#path('held', `${f}.reason`), 'utf8').catch(() => '')).trim() });
+    }
+    return out;
+  }
+
+  /** An administrator releases a held copy: held/ → queue/ (the worker hands it on). */
+  async release(id: string): Promise<void> {
+    await fs.rename(this.#path('held', id), this.#path('queue', id));
+    await fs.rm(this.#path('held', `${id}.reason`), { force: true });
+    await fsyncDir(join(this.dir, 'queue'));
+    await fsyncDir(join(this.dir, 'held'));
+  }
+
+  /** An administrator refuses a held copy: held/ → bounced/ with the reason. */
+  async discard(id: string, reason: string): Promise<void> {
+    await fs.writeFile(this.#path('bounced', `${id}.reason`), `${reason}\n`, { mode: 0o600 });
+    await fs.rename(this.#path('held', id), this.#path('bounced', id));
+    await fs.rm(this.#path('held', `${id}.reason`), { force: true });
+    await fsyncDir(join(this.dir, 'bounced'));
+    await fsyncDir(join(this.dir, 'held'));
   }
 
   /** Removes tombstones older than `maxAgeMs` (they only serve deduplication of late retries). */

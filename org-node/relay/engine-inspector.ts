@@ -9,8 +9,8 @@ import type { Inspector } from './types';
  * signed content, `applyPolicy`, the attestation for the countersignature. Outbound mail gets the
  * leak rules; inbound and internal mail are inspected as inbound (malware, names, PPAP).
  * Policy actions: deliver / deliver-flagged → pass (the attestation says what was not inspectable);
- * reject → block with the engine's reason; defer → throw (the SMTP side answers 4xx);
- * hold → throw as well until the node has a held-mail store (the previous hop keeps the message).
+ * reject → block with the engine's reason; hold → hold (the copies wait in the spool's held/ for
+ * an administrator); defer → throw (the SMTP side answers 4xx).
  */
 export interface EngineInspectorOptions {
   readonly clamd: ClamdAddress | Scanner;
@@ -38,7 +38,7 @@ export function engineInspector(o: EngineInspectorOptions): Inspector {
       case 'reject':
         return { attestation, decision: { action: 'block', reason: decision.reason } };
       case 'hold':
-        throw new InspectionDeferredError(`held for review: ${decision.reason}`);
+        return { attestation, decision: { action: 'hold', reason: decision.reason } };
       case 'defer':
         throw new InspectionDeferredError(decision.reason);
     }

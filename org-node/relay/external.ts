@@ -104,7 +104,7 @@ export async function processExternal(deps: RelayDeps, msg: ExternalMessage, aut
     });
     const inner = buildMultipartSigned({ signedPart: content, signature, digest: 'SHA-256' });
     const env = encryptContent({ content: inner, recipients: [cert] });
-    outcomes.push({ kind: 'deliver', mailFrom: msg.envelope.mailFrom, rcptTo: [rcpt], message: Buffer.concat([outer, buildPkcs7Mime({ smimeType: 'authEnveloped-data', der: env })]) });
+    outcomes.push({ kind: 'deliver', mailFrom: msg.envelope.mailFrom, rcptTo: [rcpt], message: Buffer.concat([outer, buildPkcs7Mime({ smimeType: 'authEnveloped-data', der: env })]), ...(inspection.decision.action === 'hold' ? { held: inspection.decision.reason } : {}) });
   }
   return { outcomes, log };
 }

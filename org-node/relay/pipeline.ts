@@ -74,6 +74,11 @@ function blockedReason(r: InspectionResult): string | undefined {
   return r.decision.action === 'block' ? r.decision.reason : undefined;
 }
 
+/** `{ held }` for the copies when the policy holds the message for review. */
+function heldOf(r: InspectionResult): { held?: string } {
+  return r.decision.action === 'hold' ? { held: r.decision.reason } : {};
+}
+
 async function runInspection(deps: RelayDeps, content: Uint8Array, direction: 'outbound' | 'inbound' | 'internal', envelope: SmtpEnvelope): Promise<InspectionResult | { tempfail: string }> {
   try {
     return await deps.inspect({ content, direction, envelope });
@@ -140,7 +145,7 @@ export async function processSubmission(deps: RelayDeps, sub: Submission): Promi
       continue;
     }
     const cms = await addLink(deps, opened.signed.cms, 'single-org', { mailFrom, rcptTo: [rcpt] }, inspection);
-    outcomes.push({ kind: 'deliver', mailFrom, rcptTo: [rcpt], message: sealMessage(opened, cms, cert) });
+    outcomes.push({ kind: 'deliver', mailFrom, rcptTo: [rcpt], message: sealMessage(opened, cms, cert), ...heldOf(inspection) });
   }
 
   // Group the other recipients by destination org (one org may have several domains).
@@ -166,7 +171,7 @@ export async function processSubmission(deps: RelayDeps, sub: Submission): Promi
   }
   for (const g of groups.values()) {
     const cms = await addLink(deps, opened.signed.cms, 'sending-org', { mailFrom, rcptTo: g.rcpts }, inspection);
-    outcomes.push({ kind: 'relay', org: g.org.id, mailFrom, rcptTo: g.rcpts, message: sealMessage(opened, cms, g.org.encryptionCertificate) });
+    outcomes.push({ kind: 'relay', org: g.org.id, mailFrom, rcptTo: g.rcpts, message: sealMessage(opened, cms, g.org.encryptionCertificate), ...heldOf(inspection) });
   }
   return { outcomes, log };
 }
@@ -238,7 +243,7 @@ export async function processInbound(deps: RelayDeps, msg: InboundMessage): Prom
       continue;
     }
     const cms = await addLink(deps, opened.signed.cms, 'receiving-org', { mailFrom: msg.envelope.mailFrom, rcptTo: [rcpt] }, inspection);
-    outcomes.push({ kind: 'deliver', mailFrom: msg.envelope.mailFrom, rcptTo: [rcpt], message: sealMessage(opened, cms, cert) });
+    outcomes.push({ kind: 'deliver', mailFrom: msg.envelope.mailFrom, rcptTo: [rcpt], message: sealMessage(opened, cms, cert), ...heldOf(inspection) });
   }
   const orgCert = sendingOrg.path[0]?.sha256;
   return { outcomes, log, ...(orgCert ? { sendingOrgCertificate: orgCert } : {}) };

@@ -39,8 +39,11 @@ export interface InspectionRequest {
 /** What the inspector answers: the attestation (without the hop, which the relay sets) and the policy decision. */
 export interface InspectionResult {
   readonly attestation: Omit<InspectionAttestation, 'hop'>;
-  /** `block`: refuse with a clear reason (Danger, or Unsupported under a blocking policy). */
-  readonly decision: { readonly action: 'pass' } | { readonly action: 'block'; readonly reason: string };
+  /**
+   * `block`: refuse with a clear reason (Danger, or Unsupported under a blocking policy);
+   * `hold`: accept, but keep the copies for an administrator's review (they are released or deleted).
+   */
+  readonly decision: { readonly action: 'pass' } | { readonly action: 'block'; readonly reason: string } | { readonly action: 'hold'; readonly reason: string };
 }
 
 /** Inspection + policy in one call (adapter over org-node/inspection when it lands). Throws → tempfail. */
@@ -79,6 +82,8 @@ export interface RelayOutcome {
   readonly mailFrom: string;
   readonly rcptTo: readonly string[];
   readonly message: Buffer;
+  /** Set when the policy holds the message for review: why. */
+  readonly held?: string;
 }
 
 /** Handed to the own mailbox store (LMTP) — one copy per recipient, encrypted to their 9D. */
@@ -87,6 +92,8 @@ export interface DeliverOutcome {
   readonly mailFrom: string;
   readonly rcptTo: readonly [string];
   readonly message: Buffer;
+  /** Set when the policy holds the message for review: why. */
+  readonly held?: string;
 }
 
 /** Permanently refused for these recipients; `reason` is one sentence for the sender. */

@@ -136,13 +136,14 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
       if (c.kind !== 'relay' && c.kind !== 'deliver') continue;
       const key = `${keyBase}|${dedupeSuffix(c)}`;
       const message = c.kind === 'relay' ? Buffer.concat([Buffer.from(`X-SSMAX-Relay-Id: ${o.name}/${spoolIdFor(key)}\r\n`), c.message]) : c.message;
-      entries.push({ key, kind: c.kind, mailFrom: c.mailFrom, rcptTo: c.rcptTo, ...(c.kind === 'relay' ? { org: c.org } : {}), ...(result.log.messageId ? { messageId: result.log.messageId } : {}), message });
+      entries.push({ key, kind: c.kind, mailFrom: c.mailFrom, rcptTo: c.rcptTo, ...(c.kind === 'relay' ? { org: c.org } : {}), ...(result.log.messageId ? { messageId: result.log.messageId } : {}), ...(c.held ? { held: c.held } : {}), message });
     }
     if (bounces.length > 0 && localSender) {
       const failed = bounces.flatMap((b) => (b.kind === 'bounce' ? b.rcptTo.map((rcpt) => ({ rcpt, reason: b.reason })) : []));
       entries.push({ key: `${keyBase}|dsn`, kind: 'deliver', mailFrom: '', rcptTo: [mailFrom], message: dsn(o.name, mailFrom, result.log.messageId, failed) });
     }
-    if (via === 'reinject' && reinject) {
+    // A held message goes to the spool's held/ in either mode; once released, the worker hands it on.
+    if (via === 'reinject' && reinject && !entries.some((e) => e.held)) {
       // Postfix holds the message until this 250: a copy not re-injected fails the whole message (451, Postfix retries).
       for (const e of entries) {
         const r = await reinject({ ...e, v: 1, id: spoolIdFor(e.key), createdAt: new Date().toISOString() });
@@ -159,7 +160,8 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
       throw smtpError(451, '4.3.0 The message could not be stored; try again later.');
     }
     worker.kick();
-    return `Queued as ${[...queued.queued, ...queued.duplicates].join(',')}${bounces.length > 0 ? ` (refused for ${bounces.flatMap((b) => b.rcptTo).join(', ')})` : ''}`;
+    const held = entries.find((e) => e.held)?.held;
+    return `Queued as ${[...queued.queued, ...queued.duplicates].join(',')}${held ? ` (held for review: ${held})` : ''}${bounces.length > 0 ? ` (refused for ${bounces.flatMap((b) => b.rcptTo).join(', ')})` : ''}`;
   }
 
   function onData(kind: 'submission' | 'inbound', via: 'spool' | 'reinject' = 'spool') {

@@ -60,6 +60,21 @@ describe('spool', () => {
   });
 });
 
+describe('held copies', () => {
+  it('wait in held/ with their reason, are not handed on, and are released to the queue or discarded', async () => {
+    const s = await Spool.open(dir);
+    await s.enqueue([{ ...entry('h1'), held: 'PPAP' }, { ...entry('h2'), held: 'PPAP' }]);
+    expect(await s.queued()).toEqual([]);
+    expect((await s.heldEntries()).sort((a, b) => a.id.localeCompare(b.id))).toEqual([spoolIdFor('h1'), spoolIdFor('h2')].sort().map((id) => ({ id, reason: 'PPAP' })));
+    expect((await s.enqueue([entry('h1')])).duplicates).toEqual([spoolIdFor('h1')]);
+    await s.release(spoolIdFor('h1'));
+    await s.discard(spoolIdFor('h2'), 'refused by the administrator');
+    expect(await s.queued()).toEqual([spoolIdFor('h1')]);
+    expect(await s.heldEntries()).toEqual([]);
+    expect(readFileSync(join(dir, 'bounced', `${spoolIdFor('h2')}.reason`), 'utf8')).toBe('refused by the administrator\n');
+  });
+});
+
 describe('delivery worker', () => {
   it('retries a deferred copy, completes it on 250, and bounces a 5xx', async () => {
     const s = await Spool.open(dir);

@@ -138,6 +138,19 @@ describe('relay pipeline', () => {
     expect(only((await processSubmission(failing, { raw, submitter: rw.alice.email, envelope: env })).outcomes, 'tempfail').reason).toMatch(/clamd down/);
   });
 
+  it('a holding policy still builds the copies, marked held with the reason', async () => {
+    const raw = await submission(rw.alice, [rw.bob.email, rw.carol.email]);
+    const holding: RelayDeps = {
+      ...nodeA,
+      inspect: () => Promise.resolve({ attestation: { verdict: 'Unsupported', engine: 't', signatureDb: 't', inspectedAt: new Date(), attachments: [] }, decision: { action: 'hold', reason: 'encrypted ZIP (PPAP) held for review' } }),
+    };
+    const r = await processSubmission(holding, { raw, submitter: rw.alice.email, envelope: { mailFrom: rw.alice.email, rcptTo: [rw.bob.email, rw.carol.email] } });
+    expect(r.outcomes.map((o) => [o.kind, 'held' in o ? o.held : undefined]).sort()).toEqual([
+      ['deliver', 'encrypted ZIP (PPAP) held for review'],
+      ['relay', 'encrypted ZIP (PPAP) held for review'],
+    ]);
+  });
+
   it('inbound refuses mail without the sending org countersignature, and one not addressed to the recipient by ②', async () => {
     const h = headersFor(rw.alice.email, rw.bob.email);
     const bare = await buildMail({ headers: h, signer: signerOf(rw.alice.signature), signerCaDer: caDer(rw.world.a), encryptTo: rw.world.b.encryption.der });
