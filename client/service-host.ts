@@ -4,6 +4,7 @@ import {
   ApiError,
   NotAvailableYet,
   type AppInfo,
+  type ChainResult,
   type Language,
   type MessageRef,
   type RuntimeKind,
@@ -18,7 +19,8 @@ import { EventHub } from './events';
 import { firstLaunchMethods, openFirstLaunch, type FirstLaunchHostOptions } from './first-launch/host';
 import type { FirstLaunchService } from './first-launch/service';
 import { MailService, type MailServiceOptions } from './mail/service';
-import type { OpenTrust } from './open/open-message';
+import { imapMessageSource } from './open/imap-source';
+import { verificationRecord, type OpenTrust } from './open/open-message';
 import {
   OpenService,
   saveIntoDirectory,
@@ -81,17 +83,24 @@ export class ServiceHost implements SsmaxClient {
     this.#card = new CardSession(this.events, opts.card);
     this.#open = new OpenService({
       card: this.#card,
-      source: opts.open?.source ?? {
-        fetchRaw: async () => {
-          throw new ApiError('NotFound', 'Fetching message bytes from IMAP is not wired yet.', {
-            method: 'messages.open',
-          });
-        },
-      },
+      source: opts.open?.source ?? imapMessageSource(() => this.#mail),
       trust: (ref) => this.trustFor(ref),
       chooseSavePath: opts.open?.chooseSavePath ?? saveIntoDirectory(join(opts.dataDir, 'attachments')),
       ...(opts.open?.now ? { now: opts.open.now } : {}),
+      onVerified: (ref, chain) => this.cacheVerification(ref, chain),
     });
+  }
+
+  /** Keeps the result of an open in the message cache, so the list can show the state (never fails the open). */
+  private cacheVerification(ref: MessageRef, chain: ChainResult): void {
+    try {
+      const cache = this.#mail?.cache;
+      const folder = cache?.folder(ref.accountId, ref.path);
+      if (!cache || !folder) return;
+      cache.setVerification(folder.id, ref.uid, JSON.stringify(verificationRecord(chain)));
+    } catch (err) {
+      console.error('ssmax: could not cache a verification result:', err);
+    }
   }
 
   /** The card session (service process, PIN prompts, card events). */

@@ -294,3 +294,28 @@ export function toChainResult(v: MessageVerification): ChainResult {
     forwards: v.forwards.map(toChainResult),
   };
 }
+
+/**
+ * What the message cache keeps of an open (client/mail reads `state` and `external` for the list):
+ * the state, the reason codes and the links' roles and statuses — no certificates, no content.
+ */
+export function verificationRecord(chain: ChainResult): {
+  version: 1;
+  state: ChainResult['state'];
+  external: boolean;
+  reasons: string[];
+  links: { role: string; status: string; email?: string; domains: string[] }[];
+} {
+  return {
+    version: 1,
+    state: chain.state,
+    external: chain.external,
+    reasons: chain.reasons.map((r) => r.code),
+    links: chain.links.map((l) => ({
+      role: l.role,
+      status: l.status,
+      ...(l.email !== undefined ? { email: l.email } : {}),
+      domains: l.domains,
+    })),
+  };
+}

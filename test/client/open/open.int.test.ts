@@ -7,14 +7,15 @@ import { ApiError, connectBridge, type MessageRef, type PinRequest, type SsmaxCl
 import { startBridge, type Bridge } from '../../../client/bridge/server';
 import { MemoryMessageSource } from '../../../client/open/service';
 import { ServiceHost } from '../../../client/service-host';
-import { countersign, lastLinkPath, signData, type AttachmentVerdict, type Hop } from '../../../smime/cms';
-import { buildProtectedPayload, type ContentInput, type MessageHeaders } from '../../../smime/mime';
+import type { AttachmentVerdict } from '../../../smime/cms';
+import type { ContentInput } from '../../../smime/mime';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
 import { disposeWorkDir, makeWorkDir } from '../../harness/process';
 import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
-import { buildWorld, caDer, signerOf, T, wrap, type World } from '../../smime/chain/world';
+import { buildWorld, T, type World } from '../../smime/chain/world';
 import { enrollVirtualCard, type EnrolledCard } from '../../support/virtual-card-enroll';
 import { wsSocketFactory } from '../../support/ws-socket';
+import { buildChainMail } from './support';
 
 /**
  * Open a message end to end: real pcscd + the virtual card (keys enrolled under B Corp from a
@@ -51,44 +52,16 @@ describe('messages.open through the card', () => {
     verdicts?: AttachmentVerdict[];
     clear?: boolean;
   }): Promise<MessageRef> {
-    const headers: MessageHeaders = {
-      from: { name: 'Hanako Yamada', address: opts.from ?? world.a.employee.email },
-      to: [{ address: HOLDER }],
-      subject: '見積書の送付について',
-      date: T.signed,
+    const raw = await buildChainMail(world, {
+      to: HOLDER,
       messageId: `<open-${next}@a.example>`,
-    };
-    const { entity, outerHeaders } = await buildProtectedPayload(headers, opts.content, opts.clear ? 'clear' : 'cipher');
-    let cms = await signData({
-      content: entity,
-      signers: [signerOf(world.a.employee.signature)],
-      detached: true,
-      signingTime: T.signed,
-      certificates: [caDer(world.a)],
+      content: opts.content,
+      ...(opts.from ? { from: opts.from } : {}),
+      ...(opts.verdicts ? { verdicts: opts.verdicts } : {}),
+      ...(opts.clear ? {} : { encryptTo: enrolled.keyManagementCert }),
     });
-    const links: [World['a'], Hop, Date][] = [
-      [world.a, 'sending-org', T.sendingOrg],
-      [world.b, 'receiving-org', T.receivingOrg],
-    ];
-    for (const [org, hop, time] of links) {
-      cms = await countersign(cms, {
-        target: lastLinkPath(cms),
-        signer: signerOf(org.signing),
-        signingTime: time,
-        attestation: {
-          hop,
-          verdict: opts.verdicts?.some((v) => v.verdict === 'Danger') ? 'Danger' : 'Safe',
-          engine: 'ClamAV 1.0.7',
-          signatureDb: 'daily.cvd 27450',
-          inspectedAt: time,
-          attachments: opts.verdicts ?? [],
-        },
-        envelope: { mailFrom: world.a.employee.email, rcptTo: [HOLDER] },
-        certificates: [caDer(org)],
-      });
-    }
     const ref: MessageRef = { accountId: 'acct-1', path: 'INBOX', uid: next++ };
-    source.put(ref, wrap(entity, cms, outerHeaders, opts.clear ? undefined : enrolled.keyManagementCert));
+    source.put(ref, raw);
     return ref;
   }
 
