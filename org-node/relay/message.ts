@@ -27,6 +27,8 @@ export interface OpenedMessage {
   /** The outer header fields (From, To, Subject, Date, Message-ID …) exactly as received, minus MIME fields. */
   readonly outerHeaders: Buffer;
   readonly messageId: string | undefined;
+  /** The single outer From address (undefined when none or several): only a hint, the chain check decides. */
+  readonly from: string | undefined;
   /** The signed layer after decryption. */
   readonly signed: SignedLayer;
 }
@@ -45,6 +47,8 @@ export async function openMessage(raw: Buffer, decryptors: readonly Decryptor[])
   }
   const outerHeaders = Buffer.concat(root.headers.fields.filter((f) => !DROPPED.test(f.key)).map((f) => f.raw));
   const messageId = root.headers.get('message-id')?.trim();
+  const froms = root.headers.getAddresses('from');
+  const from = froms.length === 1 ? froms[0]?.address : undefined;
   const layer = analyzeSmime(root).layers[0];
   if (!layer || layer.kind !== 'pkcs7-mime' || (layer.smimeType !== undefined && layer.smimeType !== 'enveloped-data' && layer.smimeType !== 'authEnveloped-data')) {
     throw new MessageShapeError('not-encrypted', 'The message is not encrypted to the organisation key; SSMAX mail must be signed and encrypted.');
@@ -60,7 +64,7 @@ export async function openMessage(raw: Buffer, decryptors: readonly Decryptor[])
     }
   }
   if (!plain) throw new MessageShapeError('not-for-this-org', 'The message is not encrypted to this organisation\'s key (or was altered on the way).', { cause: lastError });
-  return { outerHeaders, messageId, signed: findSignedLayer(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)) };
+  return { outerHeaders, messageId, from, signed: findSignedLayer(Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)) };
 }
 
 function findSignedLayer(inner: Buffer): SignedLayer {

@@ -49,11 +49,11 @@ function reasonsOf(v: MessageVerification, link?: ChainLink): string {
   return [...new Set(all.map((r) => r.message))].join(' ') || `the signature check ended "${v.state}"`;
 }
 
-async function verify(deps: RelayDeps, raw: Buffer): Promise<MessageVerification> {
+async function verify(deps: RelayDeps, raw: Buffer, extraCrls: readonly Uint8Array[] = []): Promise<MessageVerification> {
   return verifyMessage(raw, {
     trustAnchors: deps.trustAnchors,
     decryptors: deps.org.decryptors,
-    crls: deps.crls ? await deps.crls() : [],
+    crls: [...(deps.crls ? await deps.crls() : []), ...extraCrls],
     at: deps.now(),
     ownOrgDomains: deps.org.domains,
     // A member's client need not carry the org CA certificate: the node knows its own.
@@ -216,7 +216,16 @@ export async function processInbound(deps: RelayDeps, msg: InboundMessage): Prom
     if (e instanceof MessageShapeError) return { outcomes: [...outcomes, bounceAll(ours, shapeRefusal(e))], log: chainLog(undefined) };
     throw e;
   }
-  const v = await verify(deps, msg.raw);
+  let peer: readonly Uint8Array[] = [];
+  const senderDomain = domainOf(opened.from ?? '');
+  if (deps.peerCrls && senderDomain && !ownDomains.has(senderDomain)) {
+    try {
+      peer = await deps.peerCrls(senderDomain);
+    } catch (err) {
+      return { outcomes: [...outcomes, { kind: 'tempfail', rcptTo: ours, reason: `The revocation list of ${senderDomain} could not be obtained: ${(err as Error).message}` }], log: chainLog(opened.messageId) };
+    }
+  }
+  const v = await verify(deps, msg.raw, peer);
   const [sender, sendingOrg] = v.links;
   try {
     if (v.state === 'unsigned' || !sender) throw new Refusal('signature', 'The message is not signed; SSMAX org nodes relay only signed member mail.');

@@ -65,8 +65,13 @@ export interface RelayDeps {
   readonly org: OwnOrg;
   /** SSMAX root(s). */
   readonly trustAnchors: readonly (Uint8Array | string)[];
-  /** CRLs to check links against (the own org CA's, others' when known). */
+  /** CRLs to check links against (the own org CA's). */
   readonly crls?: () => Promise<readonly Uint8Array[]>;
+  /**
+   * Inbound: the current CRL of the org a sender's domain belongs to (from its bundle's crlUrl, see
+   * crl.ts), so that a card revoked at the sending org is refused here too. Throws → tempfail.
+   */
+  readonly peerCrls?: (domain: string) => Promise<readonly Uint8Array[]>;
   readonly directory: MemberLookup;
   readonly resolveOrg: OrgResolver;
   readonly inspect: Inspector;

@@ -10,6 +10,7 @@ import type { SecretFiles } from '../keys/open';
 import { engineInspector } from '../relay/engine-inspector';
 import { mailauthChecker } from '../relay/external';
 import { bundleResolver } from '../relay/resolver';
+import { peerCrls } from '../relay/crl';
 import { fileAuthenticator } from './credentials';
 import { relayDepsFromOrg } from './from-org';
 import { mapRoutes } from './handoff';
@@ -79,7 +80,8 @@ export async function runNodeFromConfig(path: string, secrets: SecretFiles = {},
     const peers = Object.fromEntries(Object.entries(c.peers).map(([d, hp]) => [d.toLowerCase(), endpoint(hp)]));
     const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(at(c.bundleCache)) });
     const clamd = c.clamd.includes('/') ? { path: c.clamd } : endpoint(c.clamd);
-    const relay = await relayDepsFromOrg(org, { inspect: engineInspector({ clamd }), resolveOrg: bundleResolver(bundles, (d) => d in peers) });
+    const fetcher = httpsBundleFetcher();
+    const relay = { ...(await relayDepsFromOrg(org, { inspect: engineInspector({ clamd }), resolveOrg: bundleResolver(bundles, (d) => d in peers) })), peerCrls: peerCrls({ bundles, fetch: (url) => fetcher.fetch(url) }) };
     const sub = c.submission;
     const inb = c.inbound;
     const node = await startOrgNode({

@@ -163,6 +163,28 @@ describe('relay pipeline', () => {
     expect(only(r2.outcomes, 'bounce')).toMatchObject({ code: 'envelope' });
   });
 
+  it('inbound checks the sending org\'s CRL: a card revoked at a is refused at b (and accepted without the CRL)', async () => {
+    const jiro = 'jiro@a.example';
+    const h = headersFor(jiro, rw.bob.email);
+    const mail = await buildMail({ headers: h, signer: signerOf(rw.world.revoked), signerCaDer: caDer(rw.world.a), links: [{ ...sendingOrg(rw.world.a, new Date()), envelope: { mailFrom: jiro, rcptTo: [rw.bob.email] } }], encryptTo: rw.world.b.encryption.der });
+    const env = { mailFrom: jiro, rcptTo: [rw.bob.email] };
+    const asked: string[] = [];
+    const withCrl: RelayDeps = {
+      ...nodeB,
+      peerCrls: (d) => {
+        asked.push(d);
+        return Promise.resolve([rw.world.crlA]);
+      },
+    };
+    const refused = await processInbound(withCrl, { raw: mail.wire, envelope: env });
+    expect(asked).toEqual(['a.example']);
+    expect(only(refused.outcomes, 'bounce')).toMatchObject({ code: 'chain' });
+    expect(only(refused.outcomes, 'bounce').reason).toMatch(/revoked/i);
+    expect(only((await processInbound(nodeB, { raw: mail.wire, envelope: env })).outcomes, 'deliver').rcptTo).toEqual([rw.bob.email]);
+    const failing: RelayDeps = { ...nodeB, peerCrls: () => Promise.reject(new Error('CRL host down')) };
+    expect(only((await processInbound(failing, { raw: mail.wire, envelope: env })).outcomes, 'tempfail').reason).toMatch(/CRL host down/);
+  });
+
   it('inbound refuses ② made by another org than the one that issued ①', async () => {
     const h = headersFor(rw.alice.email, rw.bob.email);
     const forged = await buildMail({ headers: h, signer: signerOf(rw.alice.signature), signerCaDer: caDer(rw.world.a), links: [{ ...sendingOrg(rw.world.b, new Date()), envelope: { mailFrom: rw.alice.email, rcptTo: [rw.bob.email] } }], encryptTo: rw.world.b.encryption.der });
