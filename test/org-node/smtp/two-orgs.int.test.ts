@@ -240,6 +240,13 @@ describe('two org nodes on loopback', () => {
     expect(err.response).toMatch(/does not accept mail for c\.example/);
   });
 
+  it('no password over plain text: AUTH before STARTTLS is refused', async () => {
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: nodeA.submissionPort ?? 0, secure: false, ignoreTLS: true, auth: { user: rw.alice.email, pass: 'pw-alice' } });
+    const err = (await t.sendMail({ envelope: { from: rw.alice.email, to: [rw.bob.email] }, raw: 'Subject: x\r\n\r\nx\r\n' }).catch((e: unknown) => e)) as { responseCode?: number; response?: string };
+    t.close();
+    expect(err.responseCode).toBe(538);
+  });
+
   it('without login nothing is accepted', async () => {
     const t = nodemailer.createTransport({ host: '127.0.0.1', port: nodeA.submissionPort ?? 0, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
     const err = (await t.sendMail({ envelope: { from: rw.alice.email, to: [rw.bob.email] }, raw: 'Subject: x\r\n\r\nx\r\n' }).catch((e: unknown) => e)) as { responseCode?: number };
