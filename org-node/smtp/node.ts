@@ -45,6 +45,8 @@ export interface OrgNodeOptions {
   /** The mailbox store (Dovecot LMTP). */
   readonly lmtp: Endpoint;
   readonly maxMessageBytes?: number;
+  /** How long done/ tombstones are kept for deduplication (default 7 days; purged hourly). */
+  readonly dedupeWindowMs?: number;
   /** Structured log: one object per decision. */
   readonly log?: (event: Record<string, unknown>) => void;
   readonly worker?: { readonly retryDelaysMs?: readonly number[]; readonly pollMs?: number; readonly faultHook?: (point: FaultPoint, entry: SpoolEntry) => void };
@@ -260,6 +262,14 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
   }
 
   worker.start();
+  const window = o.dedupeWindowMs ?? 7 * 86_400_000;
+  const purge = setInterval(() => {
+    spool.purgeDone(window).then(
+      (n) => n > 0 && log({ event: 'spool.purged', count: n }),
+      (err: unknown) => log({ event: 'spool.error', error: (err as Error).message }),
+    );
+  }, 3_600_000);
+  purge.unref();
   return {
     submissionPort,
     inboundPort,
@@ -267,6 +277,7 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
     spool,
     worker,
     async stop() {
+      clearInterval(purge);
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       await worker.stop();
     },

@@ -51,6 +51,15 @@ describe('spool', () => {
     expect(readdirSync(join(dir, 'queue'))).toEqual([spoolIdFor('k')]);
   });
 
+  it('purges tombstones older than the dedupe window only', async () => {
+    const s = await Spool.open(dir);
+    await s.enqueue([entry('old')]);
+    await s.complete(spoolIdFor('old'));
+    expect(await s.purgeDone(60_000, new Date(Date.now() + 1_000))).toBe(0);
+    expect(await s.purgeDone(60_000, new Date(Date.now() + 120_000))).toBe(1);
+    expect(await s.has('old')).toBe(false);
+  });
+
   it('a bounce keeps the copy with its reason', async () => {
     const s = await Spool.open(dir);
     await s.enqueue([entry('k')]);
