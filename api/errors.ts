@@ -34,6 +34,8 @@ export const API_ERROR_CODES = [
   'CardUnavailable',
   /** The attachment was judged Danger by an org's inspection: SSMAX does not save it. */
   'AttachmentRefused',
+  /** The draft has password-protected archives (PPAP): `compose.send` refuses until the user confirms (`acknowledgedPpap`). */
+  'PpapWarning',
   /** Anything else: a bug. The message says what failed; details stay in the main-process log. */
   'Internal',
 ] as const;

@@ -86,6 +86,7 @@ const errors: Record<Language, Record<ApiErrorCode, string>> = {
     PinBlocked: 'The PIN is blocked. Unblock it with the PUK, or ask IT.',
     CardUnavailable: 'Insert your staff ID card and try again.',
     AttachmentRefused: 'This attachment was judged dangerous and cannot be saved.',
+    PpapWarning: 'A password-protected archive (PPAP) is attached: your organisation cannot inspect it. Send it only if you are sure.',
     Internal: 'Something went wrong inside SSMAX.',
   },
   ja: {
@@ -103,6 +104,7 @@ const errors: Record<Language, Record<ApiErrorCode, string>> = {
     PinBlocked: 'PINがロックされています。PUKで解除するか、IT部門に連絡してください。',
     CardUnavailable: '社員証カードを挿入して、もう一度お試しください。',
     AttachmentRefused: 'この添付ファイルは危険と判定されたため保存できません。',
+    PpapWarning: 'パスワード付きZIP（PPAP）が添付されています。組織の検査ができません。送信してよいか確認してください。',
     Internal: 'SSMAX内部でエラーが発生しました。',
   },
 };
