@@ -24,6 +24,8 @@ export interface ComposeOrg {
   smtp: { host: string; port: number };
   /** PEM CA to trust for the submission server's TLS (else the system CAs). */
   smtpCaPem?: string;
+  /** Carried in the signature so any S/MIME client can build the path (the org CA). */
+  chainCertificates?: readonly Uint8Array[];
 }
 
 export interface ComposeDeps {
@@ -103,6 +105,7 @@ export class ComposeService {
       composeAndSeal(draft, files, keys, {
         from: account.email,
         orgEncryptionCertificate: org.encryptionCertificate,
+        ...(org.chainCertificates ? { chainCertificates: org.chainCertificates } : {}),
         ...(this.deps.now ? { now: this.deps.now } : {}),
       }),
     );
