@@ -74,6 +74,8 @@ export interface SsmaxApi {
   };
   outbox: {
     list(): Promise<OutboxEntry[]>;
+    /** Submits a failed or waiting entry again now (after the user fixed the cause). */
+    retry(outboxId: string): Promise<OutboxEntry>;
   };
   card: {
     status(): Promise<CardStatus>;

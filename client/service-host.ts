@@ -15,9 +15,11 @@ import {
   type StartupNotice,
 } from '../api';
 import { CardSession, type CardSessionOptions } from './card/card-session';
+import { ComposeService, type ComposeDeps } from './compose/service';
 import { EventHub } from './events';
 import { firstLaunchMethods, openFirstLaunch, type FirstLaunchHostOptions } from './first-launch/host';
 import type { FirstLaunchService } from './first-launch/service';
+import { AccountStore } from './mail/accounts';
 import { MailService, type MailServiceOptions } from './mail/service';
 import { imapMessageSource } from './open/imap-source';
 import { verificationRecord, type OpenTrust } from './open/open-message';
@@ -51,6 +53,16 @@ export interface ServiceHostOptions {
   card?: CardSessionOptions;
   /** Opening messages (client/open). */
   open?: OpenHostOptions;
+  /** Compose and the outbox (client/compose). */
+  compose?: ComposeHostOptions;
+}
+
+export interface ComposeHostOptions {
+  /** Submission server override (default: the pinned bundle's submission host / the provisioning file's smtp). */
+  smtp?: { host: string; port: number };
+  /** PEM CA for the submission server's TLS (an org's private CA); default the system CAs. */
+  smtpCaPem?: string;
+  retryDelayMs?: ComposeDeps['retryDelayMs'];
 }
 
 export interface OpenHostOptions {
@@ -70,6 +82,7 @@ export class ServiceHost implements SsmaxClient {
   /** Set right after construction in `open` (it needs the event hub). */
   #mail!: MailService;
   #org!: FirstLaunchService;
+  #compose!: ComposeService;
   readonly #card: CardSession;
   readonly #open: OpenService;
 
@@ -149,12 +162,57 @@ export class ServiceHost implements SsmaxClient {
       ...opts.mail,
     });
     notices.push(...host.#mail.notices);
+    host.#compose = await host.openCompose();
     host.#org = await openFirstLaunch(
       opts.dataDir,
       { card: host.#card.addressSource(), ...opts.firstLaunch },
       (event, payload) => host.events.emit(event, payload),
     );
     return host;
+  }
+
+  /**
+   * Compose → card → durable outbox → SMTP (client/compose). The account's credentials are read
+   * from accounts.json at each use; the org encryption certificate and the submission host come
+   * from the pinned org bundle; the Sent copy is APPENDed to the account's Sent folder.
+   */
+  private async openCompose(): Promise<ComposeService> {
+    const dataDir = this.opts.dataDir;
+    const c = this.opts.compose;
+    const service = await ComposeService.open({
+      dataDir,
+      account: async (accountId) => {
+        const a = (await AccountStore.open(dataDir)).list().find((x) => x.id === accountId);
+        if (!a) throw new ApiError('NotFound', `No account ${accountId}.`, { method: 'compose.send' });
+        return { email: a.email, user: a.imap.username, pass: a.imap.password };
+      },
+      org: async () => {
+        const cert = this.#org?.currentEncryptionCertificate();
+        const smtp = c?.smtp ?? this.#org?.status().mail?.smtp;
+        if (!cert || !smtp)
+          throw new ApiError('Refused', 'No valid org bundle is pinned: there is no org key to encrypt to (first launch, or the bundle expired).', { method: 'compose.send' });
+        return { encryptionCertificate: cert, smtp, ...(c?.smtpCaPem ? { smtpCaPem: c.smtpCaPem } : {}) };
+      },
+      withCard: (description, op) =>
+        this.#card.run('compose.send', description, (card) =>
+          op(async () => {
+            const signer = await card.openSigner();
+            const decryptor = await card.openDecryptor();
+            return { signer, ownEncryptionCertificate: decryptor.certificate };
+          }),
+        ),
+      storeSent: async (copy, entry) => {
+        const account = this.#mail.account(entry.accountId);
+        if (!account) throw new Error(`account ${entry.accountId} is not running`);
+        const sent = this.#mail.listFolders(entry.accountId).find((f) => f.role === 'sent')?.path ?? 'Sent';
+        await account.connection.run((client) => client.append(sent, copy, ['\\Seen']));
+      },
+      onChanged: (entries) => this.events.emit('outbox.changed', entries),
+      ...(c?.retryDelayMs ? { retryDelayMs: c.retryDelayMs } : {}),
+    });
+    for (const p of service.outbox.problems) console.error(`ssmax: ${p}`);
+    service.start();
+    return service;
   }
 
   /** The mail service (accounts, sync, cache); tests reach accounts and the cache through it. */
@@ -165,6 +223,7 @@ export class ServiceHost implements SsmaxClient {
   /** Stops the mail connections and closes the cache. */
   async close(): Promise<void> {
     this.#card.stop();
+    await this.#compose?.close();
     await this.#mail.close();
     await this.#org?.close();
   }
@@ -222,10 +281,13 @@ export class ServiceHost implements SsmaxClient {
     saveAttachment: (ref) => this.#open.saveAttachment(ref),
   };
   readonly compose: SsmaxApi['compose'] = {
-    checkPpap: notYet('compose.checkPpap'),
-    send: notYet('compose.send'),
+    checkPpap: (draft) => this.#compose.checkPpap(draft),
+    send: (draft) => this.#compose.send(draft),
   };
-  readonly outbox: SsmaxApi['outbox'] = { list: notYet('outbox.list') };
+  readonly outbox: SsmaxApi['outbox'] = {
+    list: async () => this.#compose.list(),
+    retry: (id) => this.#compose.retry(id),
+  };
   readonly card: SsmaxApi['card'] = { status: () => this.#card.status() };
   readonly pin: SsmaxApi['pin'] = {
     answer: (requestId, pin) => this.#card.answer(requestId, pin),

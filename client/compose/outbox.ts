@@ -39,7 +39,7 @@ export type Submitter = (
 ) => Promise<SubmitResult>;
 
 /** Stores the Sent copy (IMAP APPEND to Sent). Throws on failure: the entry stays `sent` and it is retried. */
-export type SentStore = (sentCopy: Buffer, entry: OutboxEntry & { messageId: string }) => Promise<void>;
+export type SentStore = (sentCopy: Buffer, entry: OutboxEntry & { messageId: string; accountId: string }) => Promise<void>;
 
 export interface OutboxOptions {
   dataDir: string;
@@ -355,7 +355,7 @@ export class Outbox {
     if (this.#opts.storeSent) {
       try {
         const copy = await readFile(join(this.dir, `${rec.id}.sent`));
-        await this.#opts.storeSent(copy, { ...this.#entry(rec), messageId: rec.messageId });
+        await this.#opts.storeSent(copy, { ...this.#entry(rec), messageId: rec.messageId, accountId: rec.accountId });
       } catch (err) {
         await this.#persist({
           ...rec,

@@ -112,8 +112,6 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       const api = await connect();
       for (const call of [
         () => api.enrollment.cancel('enrollment-1'),
-        () => api.compose.checkPpap({ accountId: 'a-1', to: ['x@example.jp'], cc: [], subject: '', text: '', attachments: [] }),
-        () => api.outbox.list(),
       ]) {
         const err = await rejection(call());
         expect(err.code).toBe('NotAvailableYet');
@@ -223,6 +221,25 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       });
     });
 
+    it('compose and outbox: empty outbox; unknown entries, accounts and attachments are NotFound and nothing is queued; PPAP is found', async () => {
+      const api = await connect();
+      expect(await api.outbox.list()).toEqual([]);
+      expect((await rejection(api.outbox.retry('6f1c2a3e-1111-4222-8333-944455556666'))).code).toBe('NotFound');
+      expect((await rejection(api.outbox.retry('not-a-uuid'))).code).toBe('InvalidArguments');
+      const draft = { accountId: 'acct-none', to: ['x@example.jp'], cc: [], subject: 's', text: 't', attachments: [] };
+      expect((await rejection(api.compose.send(draft))).code).toBe('NotFound');
+      expect((await rejection(api.compose.send({ ...draft, to: [] }))).code).toBe('InvalidArguments');
+      const missing = join(dataDir, 'no-such-file.zip');
+      expect((await rejection(api.compose.checkPpap({ ...draft, attachments: [{ path: missing }] }))).code).toBe('NotFound');
+      // A password-protected ZIP (ZipCrypto: general-purpose flag bit 0), found by content.
+      const zip = join(dataDir, 'secret.dat');
+      await writeFile(zip, encryptedZip());
+      expect(await api.compose.checkPpap({ ...draft, attachments: [{ path: zip }] })).toEqual({
+        suspicious: [{ path: zip, reason: expect.stringMatching(/password-protected ZIP/) }],
+      });
+      expect(await api.outbox.list()).toEqual([]);
+    });
+
     it('validates arguments before anything runs; PIN answers without an open request are NotFound', async () => {
       const api = await connect();
       expect((await rejection(api.pin.answer('request-1', '12'))).code).toBe('InvalidArguments');
@@ -231,4 +248,34 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       expect((await rejection(api.pin.cancel('request-1'))).code).toBe('NotFound');
     });
   });
+}
+
+/** A one-entry ZIP whose entry is marked encrypted (ZipCrypto), enough for the PPAP check's listing. */
+function encryptedZip(): Buffer {
+  const name = Buffer.from('a.txt');
+  const data = Buffer.alloc(12 + 4, 7); // 12-byte encryption header + data (opaque)
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(1, 6); // encrypted
+  local.writeUInt16LE(0, 8); // stored
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(4, 22);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(1, 8);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(4, 24);
+  central.writeUInt16LE(name.length, 28);
+  const cdOffset = local.length + name.length + data.length;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + name.length, 12);
+  end.writeUInt32LE(cdOffset, 16);
+  return Buffer.concat([local, name, data, central, name, end]);
 }
