@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Draft, OutboxEntry } from '../../../api';
+import { Outbox, type SubmitResult } from '../../../client/compose/outbox';
+import { composeAndSeal } from '../../../client/compose/seal';
 import { ComposeService, type ComposeDeps } from '../../../client/compose/service';
+import { smtpSubmitter } from '../../../client/compose/smtp';
 import type { MemberDirectory } from '../../../org-node/directory/directory';
 import { fileAuthenticator, hashPassword } from '../../../org-node/smtp/credentials';
 import { mapRoutes } from '../../../org-node/smtp/handoff';
@@ -177,6 +180,44 @@ describe('compose.send → outbox → org node submission', () => {
       expect(v.displayedFrom?.address).toBe(rw.alice.email);
     } finally {
       await svc.close();
+      await node.stop();
+    }
+  });
+
+  it('the duplicate edge: killed after the 250, resubmitted once with the same Message-ID → the node\'s spool answers with the same entries (deduped)', async () => {
+    const port = await freePort();
+    const node = await startNode(port, 'spool-6');
+    const answers: SubmitResult[] = [];
+    const smtp = smtpSubmitter(() => ({ host: '127.0.0.1', port, user: rw.alice.email, pass: 'pw-alice', caPem: tls.pem }));
+    const submit: typeof smtp = async (env, raw, meta) => {
+      const r = await smtp(env, raw, meta);
+      answers.push(r);
+      return r;
+    };
+    const dataDir = join(work, 'client-6');
+    const sealed = await composeAndSeal(draft({ subject: 'dup' }), [], async () => ({ signer: signerOf(rw.alice.signature), ownEncryptionCertificate: rw.alice.keyManagement.der }), { from: rw.alice.email, orgEncryptionCertificate: rw.world.a.encryption.der });
+    try {
+      const first: Outbox = await Outbox.open({
+        dataDir,
+        submit,
+        faultHook: (p) => {
+          if (p !== 'after-accept') return;
+          void first.close(); // the process dies right after the server's 250
+          throw new Error('killed');
+        },
+      });
+      await first.enqueue(sealed, 'acc');
+      await first.kick();
+      expect(first.list().map((e) => e.state)).toEqual(['queued']);
+      const second = await Outbox.open({ dataDir, submit });
+      await second.kick();
+      expect(second.list()).toEqual([]);
+      expect(answers.map((a) => a.kind)).toEqual(['accepted', 'accepted']);
+      const ids = answers.map((a) => (a.kind === 'accepted' ? /Queued as (\S+)/.exec(a.response)?.[1] : undefined));
+      expect(ids[0]).toBeTruthy();
+      expect(ids[1]).toBe(ids[0]);
+      expect(submissions(sealed.messageId)).toHaveLength(2);
+    } finally {
       await node.stop();
     }
   });
