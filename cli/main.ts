@@ -6,6 +6,7 @@ import { CliError, ExitCode, UsageError, type CommandGroup } from './command';
  * `command: CommandGroup`.
  */
 const groups: Record<string, () => Promise<{ command: CommandGroup }>> = {
+  abuse: () => import('./commands/abuse'),
   authority: () => import('./commands/authority'),
   card: () => import('./commands/card'),
   countersign: () => import('./commands/countersign'),

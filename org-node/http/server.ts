@@ -3,6 +3,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { BUNDLE_PATH, CRL_PATH } from '../../smime/bundle/manifest';
+import type { AbuseDesk } from '../abuse/desk';
+import { handleAbuseRequest } from '../abuse/http';
 import { EnrollmentCodeError } from '../directory/directory';
 import { OrgNodeError } from '../errors';
 import type { Org } from '../org';
@@ -14,6 +16,7 @@ import { CsrError, checkCsr } from '../../smime/pki/csr';
  *   GET  /.well-known/ssmax/bundle.p7s   the signed org bundle (application/pkcs7-mime)
  *   GET  /.well-known/ssmax/org-ca.crl   the org CA's CRL (application/pkix-crl, DER)
  *   POST /ssmax/enroll/v1                the enrollment API (JSON, below)
+ *   POST /ssmax/abuse/v1                 the abuse desk, when `abuseDesk` is given (org-node/abuse/README.md)
  * Bundle and CRL are read from disk on each request, so a revocation made with the CLI while the
  * server runs is served at once. Trust in them never rests on TLS (they are signed); the
  * enrollment API does need TLS, since the enrollment code is a bearer secret.
@@ -35,6 +38,8 @@ export interface OrgServerOptions {
   /** How often the CRL and bundle are reissued so that they never run out (default daily). */
   readonly refreshMs?: number;
   readonly log?: (line: string) => void;
+  /** The abuse desk (org-node/abuse), served at the path of the org's configured abuse endpoint. */
+  readonly abuseDesk?: AbuseDesk;
 }
 
 export interface OrgServerHandle {
@@ -139,6 +144,10 @@ export async function startOrgServer(org: Org, options: OrgServerOptions): Promi
         const answer = JSON.stringify(await enroll(req));
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(answer);
+        return;
+      }
+      if (options.abuseDesk && path === options.abuseDesk.path) {
+        await handleAbuseRequest(options.abuseDesk, req, res, log);
         return;
       }
       throw new HttpError(404, 'Not found.');
