@@ -13,6 +13,10 @@ import { createCsr, exportPkcs8, generateProfileKeyPair } from '../../../smime/p
 import { buildOrg, buildRoot } from '../../support/ssmax-pki';
 import { workdir, type Workdir } from '../../support/openssl';
 import { buildMail, headersFor, signerOf } from '../../smime/chain/world';
+import { processSubmission } from '../../../org-node/relay/pipeline';
+import { staticResolver } from '../../../org-node/relay/resolver';
+import type { RelayDeps } from '../../../org-node/relay/types';
+import { safeInspector } from '../relay/relay-world';
 
 /**
  * SPEC §8 end to end over HTTP: Bob (org B) reports mail from Alice (org A) at B's desk → recorded at B
@@ -54,6 +58,28 @@ async function enrol(org: Org, address: string, name: string, staffId: string): 
   const signer = new SoftwareSigner(await exportPkcs8(sig.privateKey), issued.signature);
   const serial = (await org.directory.certificates(address)).find((c) => c.slot === '9C')!.serial;
   return { address, signer, serial };
+}
+
+/** Org A's relay (the pipeline over A's real keys, directory and CRL) takes a new submission from Alice. */
+async function aliceSubmits(): Promise<string[]> {
+  const orgA = a.org;
+  const encId = orgA.config.keys.encryption[orgA.config.keys.encryption.length - 1]!;
+  const encCert = await orgA.orgKeyCertificate(encId);
+  const root = await orgA.rootCertificate();
+  const bEnc = (await b.org.encryptionCertificates())[0]!;
+  const deps: RelayDeps = {
+    org: { domains: orgA.config.domains, caCertificate: await orgA.orgCaCertificate(), signer: await orgSigner(orgA), decryptors: [await orgA.keys.decryptor(encId, encCert)] },
+    trustAnchors: [root],
+    crls: async () => [await orgA.currentCrl()],
+    directory: orgA.directory,
+    resolveOrg: staticResolver({ 'b.example.jp': { id: 'b.example.jp', encryptionCertificate: bEnc } }),
+    inspect: safeInspector,
+    now: () => new Date(),
+  };
+  const now = new Date();
+  const built = await buildMail({ headers: { ...headersFor(alice.address, bob.address, 'Again'), date: now }, signer: alice.signer, signerCaDer: await orgA.orgCaCertificate(), signingTime: now, encryptTo: encCert });
+  const out = await processSubmission(deps, { raw: built.wire, submitter: alice.address, envelope: { mailFrom: alice.address, rcptTo: [bob.address] } });
+  return out.outcomes.map((o) => o.kind);
 }
 
 function post(url: string, body: Uint8Array | string, type = 'application/pkcs7-mime; smime-type=signed-data'): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -180,7 +206,8 @@ describe('abuse desk (SPEC §8)', () => {
     expect(missing.err).toContain('no abuse report nope');
   });
 
-  it('`ssmax abuse suspend` suspends Alice: her certificates revoked, A\'s CRL lists her 9C certificate, logged', async () => {
+  it('`ssmax abuse suspend` suspends Alice: her certificates revoked, A\'s CRL lists her 9C certificate, A\'s relay refuses her next mail, logged', async () => {
+    expect(await aliceSubmits()).toEqual(['relay']);
     const before = readCrl(await a.org.currentCrl());
     expect(before.crl.entries.map((e) => e.serialNumber.toLowerCase())).not.toContain(alice.serial);
     const r = await cli(['abuse', 'suspend', idAtA, '--dir', a.dir]);
@@ -191,7 +218,8 @@ describe('abuse desk (SPEC §8)', () => {
     expect(crl.crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^(00)+/, ''))).toContain(alice.serial);
     expect((await a.org.directory.auditLog({ subject: alice.address })).map((e) => e.action)).toContain('abuse.suspend');
     expect(a.desk.get(idAtA)!.action).toMatch(/^suspended alice@a\.example\.jp/);
-    // Her card can no longer report either (the relay's submission check is the same directory status).
+    // A's relay refuses her next submission.
+    expect(await aliceSubmits()).toEqual(['bounce']);
     const again = await cli(['abuse', 'suspend', idAtA, '--dir', a.dir]);
     expect(again.code).toBe(1);
     expect(again.err).toContain('already suspended');
