@@ -252,6 +252,38 @@ describe('abuse desk (SPEC §8)', () => {
     expect(a.desk.list()).toHaveLength(before);
   });
 
+  it('retries forwarding: transient failures then success → forwarded; always down → failed with the last error; a 4xx is not retried', async () => {
+    const report = await createAbuseReport({ message: mail, reason: 'retry test', signer: bob.signer, orgCa: await b.org.orgCaCertificate() });
+    const calls: string[] = [];
+    const flaky = AbuseDesk.open(b.org, {
+      resolveAbuseEndpoint: () => Promise.resolve(`${a.server.url}${a.desk.path}`),
+      retryDelayMs: 0,
+      log: () => undefined,
+      post: async (url, body) => {
+        calls.push(url);
+        if (calls.length === 1) throw new Error('connection refused');
+        if (calls.length === 2) return { status: 503, body: 'busy' };
+        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/pkcs7-mime' }, body });
+        return { status: r.status, body: await r.text() };
+      },
+    });
+    const down = AbuseDesk.open(b.org, { resolveAbuseEndpoint: () => Promise.resolve('http://127.0.0.1:9/x'), retryDelayMs: 0, attempts: 4, log: () => undefined, post: () => Promise.resolve({ status: 503, body: 'down' }) });
+    const refusing = AbuseDesk.open(b.org, { resolveAbuseEndpoint: () => Promise.resolve('http://127.0.0.1:9/x'), retryDelayMs: 0, log: () => undefined, post: () => Promise.resolve({ status: 403, body: 'no' }) });
+    const unknown = AbuseDesk.open(b.org, { resolveAbuseEndpoint: () => Promise.resolve(undefined), log: () => undefined });
+    try {
+      expect(await flaky.receive(report)).toMatchObject({ forwardStatus: 'forwarded', forwardAttempts: 3 });
+      expect(a.desk.list().filter((r) => r.reason === 'retry test')).toHaveLength(1);
+      expect(await down.receive(report)).toMatchObject({ forwardStatus: 'failed', forwardAttempts: 4, forwardError: 'HTTP 503: down' });
+      expect(await refusing.receive(report)).toMatchObject({ forwardStatus: 'failed', forwardAttempts: 1, forwardError: 'HTTP 403: no' });
+      const none = await unknown.receive(report);
+      expect(none.forwardStatus).toBe('failed');
+      expect(none.forwardError).toMatch(/no abuse endpoint for a\.example\.jp/);
+      expect((await b.org.directory.auditLog({ subject: alice.address })).filter((e) => e.action === 'abuse.forward-failed')).toHaveLength(3);
+    } finally {
+      for (const d of [flaky, down, refusing, unknown]) d.close();
+    }
+  });
+
   it('refuses a member report signed by someone who is not an active member of this org', async () => {
     const before = b.desk.list().length;
     const byAlice = await createAbuseReport({ message: mail, reason: 'x', signer: alice.signer, orgCa: await a.org.orgCaCertificate() });
