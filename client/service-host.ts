@@ -191,7 +191,13 @@ export class ServiceHost implements SsmaxClient {
         const smtp = c?.smtp ?? this.#org?.status().mail?.smtp;
         if (!cert || !smtp)
           throw new ApiError('Refused', 'No valid org bundle is pinned: there is no org key to encrypt to (first launch, or the bundle expired).', { method: 'compose.send' });
-        return { encryptionCertificate: cert, smtp, ...(c?.smtpCaPem ? { smtpCaPem: c.smtpCaPem } : {}) };
+        const orgCa = this.#org?.currentOrgCaCertificate();
+        return {
+          encryptionCertificate: cert,
+          smtp,
+          ...(c?.smtpCaPem ? { smtpCaPem: c.smtpCaPem } : {}),
+          ...(orgCa ? { chainCertificates: [orgCa] } : {}),
+        };
       },
       withCard: (description, op) =>
         this.#card.run('compose.send', description, (card) =>

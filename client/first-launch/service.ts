@@ -302,6 +302,11 @@ export class FirstLaunchService {
     return this.#state === 'expired' ? undefined : this.#pin?.verified?.currentEncryptionCertificate;
   }
 
+  /** The pinned org CA certificate (DER), e.g. to carry in a signature so any S/MIME client can build the path. */
+  currentOrgCaCertificate(): Uint8Array | undefined {
+    return this.#state === 'expired' ? undefined : this.#pin?.verified?.orgCa;
+  }
+
   /** One refresh of the pinned bundle (the timer calls this; concurrent calls share one run). */
   refresh(): Promise<OrgStatusValue> {
     this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));

@@ -14,6 +14,7 @@ import { fileAuthenticator, hashPassword } from '../../../org-node/smtp/credenti
 import { mapRoutes } from '../../../org-node/smtp/handoff';
 import { startOrgNode, type OrgNodeHandle } from '../../../org-node/smtp/node';
 import { signOrgBundle } from '../../../smime/bundle/sign';
+import { startDovecot, type DovecotHandle } from '../../harness/dovecot';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
 import { freePort } from '../../harness/process';
 import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
@@ -26,8 +27,8 @@ import { enrollVirtualCard, type EnrolledCard } from '../../support/virtual-card
  * (9C/9D enrolled under A Corp's CA), the org bundle pinned by first launch (served over HTTPS,
  * signed by A's org signing key), the org node's submission server. Wrong PIN → WrongPin, nothing
  * queued; right PIN → signed on the card, 250 from the node (which verified the card's signature
- * and that it is the submitting user's), outbox.changed events. The IMAP account points nowhere,
- * so the Sent copy APPEND cannot happen: the entry stays `sent` (submitted, never resubmitted).
+ * and that it is the submitting user's), outbox.changed events, the Sent copy APPENDed to Dovecot's
+ * Sent folder and only then the entry removed; the Sent copy opens with the card's 9D key.
  */
 const HOLDER = 'kaori@a.example';
 const PIN = '123456';
@@ -38,6 +39,7 @@ let dir: MemberDirectory;
 let node: OrgNodeHandle;
 let https: Server;
 let pcscd: PcscdHandle;
+let dovecot: DovecotHandle;
 let card: VirtualCardHandle | undefined;
 let enrolled: EnrolledCard;
 let host: ServiceHost;
@@ -57,6 +59,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'ssmax-compose-host-'));
   rw = await buildRelayWorld();
   pcscd = await startPcscd();
+  dovecot = await startDovecot({ users: [{ address: HOLDER, password: 'pw-kaori' }] });
   enrolled = await enrollVirtualCard(join(work, 'card.json'), rw.world.a.ca, { orgName: 'A Corp', name: 'Kaori Sato', staffId: 'A-0007', email: HOLDER });
   dir = await directoryFor(join(work, 'dir-a.sqlite'), [rw.alice, rw.carol]);
   await dir.addMember({ address: HOLDER, name: 'Kaori Sato', staffId: 'A-0007' }, 'test');
@@ -106,13 +109,14 @@ beforeAll(async () => {
   const dataDir = join(work, 'data');
   execFileSync('mkdir', ['-p', dataDir]);
   writeFileSync(join(dataDir, 'provisioning.json'), JSON.stringify({ format: PROVISIONING_FORMAT, address: HOLDER, bundleUrl, tlsCaPem: cert.toString('utf8'), trustAnchorsPem: [rw.world.rootPem] }));
-  // The mail account (the IMAP server is not there: sync stays offline; SMTP AUTH uses its credentials).
-  writeFileSync(join(dataDir, 'accounts.json'), JSON.stringify({ version: 1, accounts: [{ id: 'acct-1', email: HOLDER, displayName: 'Kaori', imap: { host: '127.0.0.1', port: 1, security: 'none', username: HOLDER, password: 'pw-kaori' }, createdAt: new Date().toISOString() }] }));
+  // The mail account on a real Dovecot (the Sent copy is APPENDed there; SMTP AUTH uses the same credentials).
+  writeFileSync(join(dataDir, 'accounts.json'), JSON.stringify({ version: 1, accounts: [{ id: 'acct-1', email: HOLDER, displayName: 'Kaori', imap: { host: dovecot.imap.host, port: dovecot.imap.port, security: 'none', username: HOLDER, password: 'pw-kaori' }, createdAt: new Date().toISOString() }] }));
   host = await ServiceHost.open({
     dataDir,
     runtime: 'bridge',
     card: { env: { ...process.env, ...pcscd.env }, requestTimeoutMs: 20_000, pinTtlMs: 0 },
     compose: { smtpCaPem: cert.toString('utf8'), retryDelayMs: () => 3_600_000 },
+    open: { trust: { trustAnchors: [rw.world.rootPem], ownOrgDomains: ['a.example'] } },
   });
   host.events.on('outbox.changed', (e) => events.push(e));
   const found = await host.accounts.discover(HOLDER);
@@ -124,6 +128,7 @@ afterAll(async () => {
   await host?.close();
   await card?.stop();
   await pcscd?.stop();
+  await dovecot?.stop();
   await node?.stop();
   await new Promise((r) => https?.close(r));
   await dir?.close();
@@ -145,23 +150,32 @@ describe('compose.send through the service host and the card', () => {
     expect(await host.outbox.list()).toEqual([]);
   });
 
-  it('right PIN → signed on the card, 250 from the org node, submitted (the Sent copy waits for IMAP)', async () => {
+  it('right PIN → signed on the card, 250 from the org node, Sent copy APPENDed, removed; the Sent copy opens with the card', async () => {
     answerNextPin(PIN);
-    const submitted = new Promise<OutboxEntry[]>((resolve) => {
+    const done = new Promise<void>((resolve) => {
+      let sawSent = false;
       const stop = host.events.on('outbox.changed', (e) => {
-        if (e.some((x) => x.state === 'sent' && x.lastError !== undefined)) {
+        if (e.some((x) => x.state === 'sent')) sawSent = true;
+        if (sawSent && e.length === 0) {
           stop();
-          resolve(e);
+          resolve();
         }
       });
     });
     const receipt = await host.compose.send(draft());
     expect(receipt.state).toBe('queued');
-    const entries = await submitted;
-    expect(entries).toEqual([expect.objectContaining({ id: receipt.outboxId, state: 'sent', attempts: 1, lastError: expect.stringMatching(/Sent copy/) })]);
+    await done;
+    expect(await host.outbox.list()).toEqual([]);
     expect(events.flat().map((e) => e.state)).toEqual(expect.arrayContaining(['queued', 'submitting', 'sent']));
     const sub = logs.find((e) => e.event === 'submission' && e.submitter === HOLDER);
     expect(sub?.chain).toEqual([expect.objectContaining({ status: 'valid' })]);
     expect(sub?.outcomes).toEqual([expect.objectContaining({ kind: 'deliver' })]);
+
+    // The Sent copy: encrypted to the card's 9D certificate, in Dovecot's Sent folder as UID 1.
+    answerNextPin(PIN);
+    const opened = await host.messages.open({ accountId: 'acct-1', path: 'Sent', uid: 1 }, { loadRemoteContent: false });
+    expect(opened.headers.subject).toBe('カードで署名');
+    expect(opened.text).toContain('signed on the card');
+    expect(opened.chain.links[0]).toEqual(expect.objectContaining({ status: 'valid', email: HOLDER }));
   });
 });
