@@ -7,14 +7,15 @@ const usage = `ssmax node run --config <node.json> [--passphrase-file f | --pin-
 Runs the org node's mail side (org-node/smtp/README.md): submission for members, inbound from other
 org nodes (and external mail), the Postfix content filter, the spool and its delivery worker.
 The configuration names the org directory (ssmax org init), listen addresses, TLS files, the
-submission credentials file, Dovecot's LMTP, clamd and the peer org nodes (see org-node/smtp/config.ts).
+submission credentials file, Dovecot's LMTP, clamd and the peer org nodes (see org-node/smtp/config.ts);
+with "http" it also serves the bundle, CRL, enrollment API and the abuse desk (org-node/abuse).
 Keys: SSMAX_KEY_PASSPHRASE or --passphrase-file; a token PIN: SSMAX_TOKEN_PIN or --pin-file.
 One JSON line per decision on stdout. Stops on SIGINT/SIGTERM (queued mail stays in the spool).`;
 
 async function run(args: string[]): Promise<ExitCode> {
   const { values } = parse(args, { config: { type: 'string' }, ...keyStoreOptions }, usage);
   const handle = await runNodeFromConfig(required(values, 'config'), secretFiles(values), (e) => console.log(JSON.stringify(e)));
-  console.error(`node ${handle.org.config.name}: submission ${handle.node.submissionPort ?? '-'}, inbound ${handle.node.inboundPort ?? '-'}, filter ${handle.node.filterPort ?? '-'}`);
+  console.error(`node ${handle.org.config.name}: submission ${handle.node.submissionPort ?? '-'}, inbound ${handle.node.inboundPort ?? '-'}, filter ${handle.node.filterPort ?? '-'}, http ${handle.http ? `${handle.http.url} (abuse desk ${handle.org.config.abuseEndpoint})` : '-'}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

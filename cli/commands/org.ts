@@ -1,10 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MemberStatus, RevocationReason } from '../../org-node/directory/directory';
+import { openAbuseDesk } from '../../org-node/abuse/open';
+import { FileBundleCache } from '../../org-node/bundle/file-cache';
+import { httpsBundleFetcher } from '../../org-node/bundle/https-fetcher';
 import { SqliteMemberDirectory } from '../../org-node/directory/sqlite';
 import { startOrgServer } from '../../org-node/http/server';
 import { Org, OrgSetupError, assertOrgAddress, type OrgConfig } from '../../org-node/org';
 import { fromPem } from '../../org-node/pem';
+import { OrgBundleClient } from '../../smime/bundle/client';
 import { CliError, ExitCode, UsageError, type CommandGroup } from '../command';
 import { actor, algorithm, guarded, hostPort, keyStoreConfig, keyStoreOptions, list, optional, parse, positiveNumber, required, secretFiles, type Values } from './node-options';
 
@@ -28,7 +32,7 @@ const usage = `usage: ssmax org <command> --dir <dir> [options]
   bundle          --dir <d> --out <file> [--republish]       the signed org bundle for offline distribution
   crl             --dir <d> --out <file>          the current CRL (DER)
   serve           --dir <d> [--listen host:port] [--tls-cert <pem> --tls-key <pem> | --insecure-http]
-              serves the bundle, the CRL and the enrollment API
+              serves the bundle, the CRL, the enrollment API and the abuse desk (ssmax abuse)
   enroll-card     --node <https://ssmax.domain> --address <a> --root <root.pem> [--alg p256|rsa2048] [--tls-ca <pem>]
               at the card station: keys on the card, CSRs to the enrollment API, certificates onto the card
               (code: SSMAX_ENROLL_CODE / --code-file; PIN: SSMAX_CARD_PIN / --pin-file;
@@ -247,8 +251,23 @@ async function serve(args: string[]): Promise<ExitCode> {
     await org.close();
     throw new UsageError('the enrollment API needs TLS: give --tls-cert and --tls-key (or tls in org.json), or --insecure-http behind a TLS proxy');
   }
-  const server = await startOrgServer(org, { listen: listen ?? org.config.listen, ...(tls ? { tls } : {}) });
-  console.log(`serving ${org.config.name} on ${server.url} (bundle ${server.url}/.well-known/ssmax/bundle.p7s)`);
+  // The abuse desk forwards reports to the desk another org's verified bundle publishes (cache: <dir>/bundles).
+  let desk: ReturnType<typeof openAbuseDesk>;
+  let server: Awaited<ReturnType<typeof startOrgServer>>;
+  try {
+    const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(join(org.dir, 'bundles')) });
+    desk = openAbuseDesk(org, { bundles });
+    try {
+      server = await startOrgServer(org, { listen: listen ?? org.config.listen, ...(tls ? { tls } : {}), abuseDesk: desk });
+    } catch (err) {
+      desk.close();
+      throw err;
+    }
+  } catch (err) {
+    await org.close();
+    throw err;
+  }
+  console.log(`serving ${org.config.name} on ${server.url} (bundle ${server.url}/.well-known/ssmax/bundle.p7s, abuse desk ${server.url}${desk.path})`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -259,6 +278,7 @@ async function serve(args: string[]): Promise<ExitCode> {
     process.on('SIGTERM', stop);
   });
   await server.close();
+  desk.close();
   await org.close();
   return ExitCode.ok;
 }

@@ -10,6 +10,8 @@ import type { SecretFiles } from '../keys/open';
 import { engineInspector } from '../relay/engine-inspector';
 import { mailauthChecker } from '../relay/external';
 import { bundleResolver } from '../relay/resolver';
+import { openAbuseDesk } from '../abuse/open';
+import { startOrgServer, type OrgServerHandle } from '../http/server';
 import { peerCrls } from '../relay/crl';
 import { fileAuthenticator } from './credentials';
 import { relayDepsFromOrg } from './from-org';
@@ -31,8 +33,13 @@ import { startOrgNode, type OrgNodeHandle } from './node';
  *   "lmtp": "127.0.0.1:24",
  *   "clamd": "127.0.0.1:3310" | "/run/clamav/clamd.ctl",
  *   "peers": { "b.example": "mx.b.example:25" },
- *   "bundleCache": "bundles"
+ *   "bundleCache": "bundles",
+ *   "http": { "listen": "0.0.0.0:443", "tlsCert": "tls.pem", "tlsKey": "tls.key" }
  * }
+ * `http` (optional): the org's HTTP(S) side (org-node/http/server.ts) — bundle, CRL, enrollment API and
+ * the abuse desk at the path of the org's abuseEndpoint; forwarded reports go to the endpoint of the
+ * other org's verified bundle (same bundle client and cache as the relay). Without TLS files it speaks
+ * plain HTTP (behind a TLS-terminating proxy).
  */
 const hostPort = z.string().regex(/^.+:\d{1,5}$/, 'host:port expected');
 
@@ -48,6 +55,7 @@ export const nodeConfigSchema = z
     clamd: z.string(),
     peers: z.record(z.string(), hostPort).default({}),
     bundleCache: z.string().default('bundles'),
+    http: z.object({ listen: hostPort, tlsCert: z.string().optional(), tlsKey: z.string().optional() }).strict().optional(),
   })
   .strict();
 
@@ -72,10 +80,20 @@ export async function loadNodeConfig(path: string): Promise<{ config: NodeConfig
   return { config: r.data, base: dirname(resolve(path)) };
 }
 
-export async function runNodeFromConfig(path: string, secrets: SecretFiles = {}, log?: (e: Record<string, unknown>) => void): Promise<{ node: OrgNodeHandle; org: Org; stop(): Promise<void> }> {
+export async function runNodeFromConfig(
+  path: string,
+  secrets: SecretFiles = {},
+  log?: (e: Record<string, unknown>) => void,
+): Promise<{ node: OrgNodeHandle; org: Org; http: OrgServerHandle | undefined; stop(): Promise<void> }> {
   const { config: c, base } = await loadNodeConfig(path);
   const at = (p: string): string => resolve(base, p);
   const org = await Org.open(at(c.org), secrets);
+  if (c.http && (c.http.tlsCert === undefined) !== (c.http.tlsKey === undefined)) {
+    await org.close();
+    throw new NodeConfigError(`The node configuration ${path} is not valid: http.tlsCert and http.tlsKey go together.`);
+  }
+  let desk: ReturnType<typeof openAbuseDesk> | undefined;
+  let http: OrgServerHandle | undefined;
   try {
     const peers = Object.fromEntries(Object.entries(c.peers).map(([d, hp]) => [d.toLowerCase(), endpoint(hp)]));
     const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(at(c.bundleCache)) });
@@ -103,15 +121,35 @@ export async function runNodeFromConfig(path: string, secrets: SecretFiles = {},
       lmtp: endpoint(c.lmtp),
       ...(log ? { log } : {}),
     });
+    if (c.http) {
+      const h = c.http;
+      const httpLog = (line: string): void => (log ? log({ http: line }) : console.log(line));
+      try {
+        desk = openAbuseDesk(org, { bundles, log: httpLog });
+        http = await startOrgServer(org, {
+          listen: endpoint(h.listen),
+          ...(h.tlsCert && h.tlsKey ? { tls: { certFile: at(h.tlsCert), keyFile: at(h.tlsKey) } } : {}),
+          abuseDesk: desk,
+          log: httpLog,
+        });
+      } catch (err) {
+        await node.stop();
+        throw err;
+      }
+    }
     return {
       node,
       org,
+      http,
       async stop() {
+        await http?.close();
         await node.stop();
+        desk?.close();
         await org.close();
       },
     };
   } catch (err) {
+    desk?.close();
     await org.close();
     throw err;
   }

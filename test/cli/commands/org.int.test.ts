@@ -1,10 +1,13 @@
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyOrgBundle } from '../../../smime/bundle/verify';
+import { createAbuseReport } from '../../../org-node/abuse/desk';
 import { Org } from '../../../org-node/org';
 import { fromPem, toPem } from '../../../org-node/pem';
-import { issueEmployeeSignatureCert } from '../../../smime/pki';
+import { SoftwareSigner } from '../../../smime/keys';
+import { createCsr, exportPkcs8, generateProfileKeyPair, issueEmployeeSignatureCert } from '../../../smime/pki';
 import { x509 } from '../../../smime/x509';
 import { freePort } from '../../harness/process';
 import { initSoftHsmToken, type SoftHsmHandle } from '../../harness/softhsm';
@@ -56,6 +59,20 @@ afterAll(async () => {
   await token?.stop();
   await wd?.remove();
 });
+
+/** POST raw bytes over HTTPS (the abuse endpoint takes a CMS body, not JSON). */
+function httpsPost(url: string, body: Uint8Array, contentType: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', ca: tlsCa, headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(Buffer.from(body));
+  });
+}
 
 const withPassphrase = () => ['--passphrase-file', join(wd.dir, 'passphrase')];
 const withPin = () => ['--pin-file', join(wd.dir, 'pin')];
@@ -206,6 +223,39 @@ describe('ssmax authority and ssmax org', () => {
     const shown = await ok(['org', 'member', 'show', '--dir', dir('orgA'), '--address', 'hanako@a.example.jp']);
     expect(shown.match(/\(superseded\)/g)).toHaveLength(2);
     expect(shown.match(/\tvalid$/gm)).toHaveLength(2);
+  });
+
+  it('serves the abuse desk at the endpoint its bundle publishes: garbage is refused, a member\'s report is recorded', async () => {
+    const a = servers[0]!;
+    const served = await httpsRequest(`${a.url}/.well-known/ssmax/bundle.p7s`, { ca: tlsCa });
+    const root = fromPem(await readFile(join(dir('authority'), 'root.pem')), ['CERTIFICATE']);
+    const bundle = await verifyOrgBundle(new Uint8Array(served.body), { roots: [root], now: new Date(), domain: 'a.example.jp' });
+    const endpoint = `${a.url}${new URL(bundle.manifest.abuseEndpoint).pathname}`;
+    expect(endpoint).toBe(`${a.url}/ssmax/abuse/v1`);
+
+    const garbage = await httpsPost(endpoint, new TextEncoder().encode('not a report'), 'application/pkcs7-mime');
+    expect(garbage).toEqual({ status: 400, json: { error: 'The report is not a CMS SignedData (DER).' } });
+    expect((await httpsPost(endpoint, new Uint8Array([1]), 'application/json')).status).toBe(415);
+    expect((await httpsRequest(endpoint, { ca: tlsCa })).status).toBe(405);
+
+    // A member with a (software) card enrols over the API and reports a message: 202, recorded.
+    const address = 'kiyoshi@a.example.jp';
+    await ok(['org', 'member', 'add', '--dir', dir('orgA'), '--address', address, '--name', 'Kiyoshi Ito', '--staff-id', 'S-0050']);
+    const code = (await ok(['org', 'enroll-code', '--dir', dir('orgA'), '--address', address])).trim();
+    const sig = await generateProfileKeyPair('P-256');
+    const km = await generateProfileKeyPair('P-256');
+    const csr = async (k: Awaited<ReturnType<typeof generateProfileKeyPair>>) => Buffer.from(await createCsr([{ CN: ['Kiyoshi Ito'] }], new Uint8Array(await crypto.subtle.exportKey('spki', k.publicKey)), k.privateKey)).toString('base64');
+    const enrolled = await httpsRequest(`${a.url}/ssmax/enroll/v1`, { ca: tlsCa, json: { address, code, signatureCsr: await csr(sig), keyManagementCsr: await csr(km) } });
+    expect(enrolled.status, enrolled.body.toString()).toBe(200);
+    const certs = JSON.parse(enrolled.body.toString()) as Record<string, string>;
+    const signer = new SoftwareSigner(await exportPkcs8(sig.privateKey), new Uint8Array(Buffer.from(certs.signatureCertificate!, 'base64')));
+    const report = await createAbuseReport({ message: new TextEncoder().encode('Subject: spam\r\n\r\nnot signed\r\n'), reason: 'spam', signer, orgCa: new Uint8Array(Buffer.from(certs.orgCa!, 'base64')) });
+    const accepted = await httpsPost(endpoint, report, 'application/pkcs7-mime; smime-type=signed-data');
+    expect(accepted.status, JSON.stringify(accepted.json)).toBe(202);
+    expect(accepted.json).toMatchObject({ senderVerified: false, forwardStatus: 'not-needed' });
+    const listed = await ok(['abuse', 'list', '--dir', dir('orgA'), ...withPassphrase()]);
+    expect(listed).toContain(String(accepted.json.id));
+    expect(listed).toContain(address);
   });
 
   it('name constraints stop an org CA from issuing for another org\'s domain', async () => {

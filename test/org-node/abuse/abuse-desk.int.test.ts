@@ -2,7 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../cli/main';
 import { AbuseDesk, FORWARD_FORMAT, createAbuseReport } from '../../../org-node/abuse/desk';
+import { bundleAbuseEndpoint } from '../../../org-node/abuse/open';
 import { Authority } from '../../../org-node/authority/authority';
+import { FileBundleCache } from '../../../org-node/bundle/file-cache';
+import { httpsBundleFetcher } from '../../../org-node/bundle/https-fetcher';
+import { OrgBundleClient } from '../../../smime/bundle/client';
 import { startOrgServer, type OrgServerHandle } from '../../../org-node/http/server';
 import { Org } from '../../../org-node/org';
 import { fromPem } from '../../../org-node/pem';
@@ -327,5 +331,18 @@ describe('abuse desk (SPEC §8)', () => {
       expect(res.json.error).toMatch(message);
     }
     expect(b.desk.list()).toHaveLength(before);
+  });
+
+  it('production lookup: the forward endpoint is the abuseEndpoint of the other org\'s verified bundle', async () => {
+    const bundles = new OrgBundleClient({
+      roots: [await b.org.rootCertificate()],
+      fetcher: httpsBundleFetcher({ allowHttp: true }),
+      cache: new FileBundleCache(wd.path('b-bundles')),
+      urlFor: (domain) => (domain === 'a.example.jp' ? `${a.server.url}/.well-known/ssmax/bundle.p7s` : `${a.server.url}/nothing/${domain}`),
+    });
+    const resolve = bundleAbuseEndpoint(bundles);
+    expect(await resolve('a.example.jp')).toBe(a.org.config.abuseEndpoint);
+    expect(new URL(a.org.config.abuseEndpoint).pathname).toBe(a.desk.path);
+    await expect(resolve('unknown.example')).rejects.toThrow();
   });
 });

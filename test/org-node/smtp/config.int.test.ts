@@ -10,6 +10,7 @@ import { SoftwareSigner, softwareDecryptor } from '../../../smime/keys';
 import { buildMultipartSigned, buildPkcs7Mime, buildProtectedPayload } from '../../../smime/mime';
 import { exportPkcs8, generateProfileKeyPair } from '../../../smime/pki';
 import { x509 } from '../../../smime/x509';
+import { createAbuseReport } from '../../../org-node/abuse/desk';
 import { Authority } from '../../../org-node/authority/authority';
 import { Org } from '../../../org-node/org';
 import { runNodeFromConfig } from '../../../org-node/smtp/config';
@@ -30,6 +31,7 @@ let clamd: ClamdHandle;
 let stop: (() => Promise<void>) | undefined;
 let rootDer: Uint8Array;
 let submissionPort: number;
+let httpUrl: string | undefined;
 const people: Record<string, { sig: { pkcs8: Uint8Array; cert: Uint8Array }; km: { pkcs8: Uint8Array; cert: Uint8Array } }> = {};
 
 async function enroll(org: Org, address: string): Promise<void> {
@@ -63,6 +65,7 @@ beforeAll(async () => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(work, 'tls.key'), '-out', join(work, 'tls.pem'), '-days', '2', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
   writeFileSync(join(work, 'credentials.json'), JSON.stringify({ 'aiko@cfg.example': await hashPassword('pw') }));
   submissionPort = await freePort();
+  const httpPort = await freePort();
   const config = {
     org: 'org',
     name: 'node.cfg.example',
@@ -70,9 +73,12 @@ beforeAll(async () => {
     submission: { listen: `127.0.0.1:${submissionPort}`, tlsCert: 'tls.pem', tlsKey: 'tls.key', credentials: 'credentials.json' },
     lmtp: `${dovecot.lmtp.host}:${dovecot.lmtp.port}`,
     clamd: `${clamd.tcp.host}:${clamd.tcp.port}`,
+    http: { listen: `127.0.0.1:${httpPort}` },
   };
   writeFileSync(join(work, 'node.json'), JSON.stringify(config));
-  stop = (await runNodeFromConfig(join(work, 'node.json'), secrets)).stop;
+  const handle = await runNodeFromConfig(join(work, 'node.json'), secrets, () => undefined);
+  stop = handle.stop;
+  httpUrl = handle.http?.url;
 }, 180_000);
 
 afterAll(async () => {
@@ -110,6 +116,25 @@ it('a node started from its JSON configuration relays internal mail that the rec
   expect(v.reasons).toEqual([]);
   expect(v.state).toBe('verified');
   expect(v.links.map((l) => l.role)).toEqual(['sender', 'single-org']);
+});
+
+it('with "http" the node serves its bundle and the abuse desk: garbage → 400, a member\'s report → 202', async () => {
+  expect(httpUrl).toBeDefined();
+  const bundle = await fetch(`${httpUrl}/.well-known/ssmax/bundle.p7s`);
+  expect(bundle.status).toBe(200);
+  const post = async (body: Uint8Array) => {
+    const res = await fetch(`${httpUrl}/ssmax/abuse/v1`, { method: 'POST', headers: { 'content-type': 'application/pkcs7-mime' }, body });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  expect(await post(new TextEncoder().encode('garbage'))).toEqual({ status: 400, json: { error: 'The report is not a CMS SignedData (DER).' } });
+  const aiko = people['aiko@cfg.example'];
+  if (!aiko) throw new Error('not enrolled');
+  const org = await Org.open(join(work, 'org'), { passphraseFile: join(work, 'passphrase') });
+  const orgCa = await org.orgCaCertificate().finally(() => org.close());
+  const report = await createAbuseReport({ message: new TextEncoder().encode('Subject: x\r\n\r\nunsigned\r\n'), reason: 'spam', signer: new SoftwareSigner(aiko.sig.pkcs8, aiko.sig.cert), orgCa });
+  const accepted = await post(report);
+  expect(accepted.status, JSON.stringify(accepted.json)).toBe(202);
+  expect(accepted.json).toMatchObject({ senderVerified: false, forwardStatus: 'not-needed' });
 });
 
 it('ssmax node: help, and a clear one-line error for a bad configuration', async () => {
