@@ -23,12 +23,31 @@ export interface EnrolledCard {
 export async function enrollVirtualCard(
   stateFile: string,
   orgCa: CertificateAuthority,
-  person: { orgName: string; name: string; staffId: string; email: string },
+  person: EnrolledPerson,
   algorithm: PivKeyAlgorithm = 'p256',
 ): Promise<EnrolledCard> {
   const engine = new VirtualPivCard(new CardStateStore(stateFile));
   engine.control('power-on');
-  const piv = new PivSession(engine);
+  return { stateFile, ...(await enrollPivSession(new PivSession(engine), orgCa, person, algorithm)) };
+}
+
+export interface EnrolledPerson {
+  orgName: string;
+  name: string;
+  staffId: string;
+  email: string;
+}
+
+/**
+ * Enrols the card behind `piv` with the factory management key, as IT does: keys generated on the
+ * card in 9C and 9D, certificates issued by `orgCa` and written back, the org CA in slot 95.
+ */
+export async function enrollPivSession(
+  piv: PivSession,
+  orgCa: CertificateAuthority,
+  person: EnrolledPerson,
+  algorithm: PivKeyAlgorithm = 'p256',
+): Promise<{ signatureCert: Uint8Array; keyManagementCert: Uint8Array }> {
   await piv.select();
   await piv.authenticateManagementKey(Buffer.from(DEFAULT_MGMT_KEY, 'hex'));
   const params = {
@@ -52,5 +71,5 @@ export async function enrollVirtualCard(
   await piv.writeCertificate(PivSlot.SIGNATURE, signatureCert);
   await piv.writeCertificate(PivSlot.KEY_MANAGEMENT, keyManagementCert);
   await piv.writeCertificate(ORG_CA_SLOT, new Uint8Array(orgCa.certificate.rawData));
-  return { stateFile, signatureCert, keyManagementCert };
+  return { signatureCert, keyManagementCert };
 }

@@ -3,6 +3,12 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
 import { Daemon, tailOf, waitFor } from '../../harness/process';
+import {
+  opensslCmsVerify,
+  opensslTestCaArgs,
+  opensslVerifyWithCertKey,
+  pkcs11SignArgs,
+} from '../../support/card-test-setup';
 import { openssl, workdir, type Workdir } from '../../support/openssl';
 
 /**
@@ -66,23 +72,7 @@ describe('ssmax card', () => {
       () => (/control power-on/.test(tailOf(join(wd.dir, 'card.log'), 50)) ? true : undefined),
       { daemon: virtual, timeoutMs: 30_000 },
     );
-    await openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      wd.path('ca.key'),
-      '-out',
-      wd.path('ca.pem'),
-      '-subj',
-      '/CN=CLI Corp SSMAX CA',
-      '-days',
-      '30',
-    ]);
+    await openssl(opensslTestCaArgs(wd.path('ca.key'), wd.path('ca.pem'), 'CLI Corp SSMAX CA'));
     await wd.file(
       'ext.cnf',
       '[sig]\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:ken@cli.example.jp\n[km]\nkeyUsage=critical,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:ken@cli.example.jp\n',
@@ -189,23 +179,12 @@ describe('ssmax card', () => {
     await wd.file('mail.eml', 'Content-Type: text/plain\r\n\r\nsigned by ssmax card sign\r\n');
     const out = await ok('sign', '--in', 'mail.eml', '--out', 'mail.p7s', '--pin', NEW_PIN);
     console.log(`[cli] ${out.trim()}`);
-    const v = await openssl([
-      'cms',
-      '-verify',
-      '-binary',
-      '-inform',
-      'DER',
-      '-in',
-      wd.path('mail.p7s'),
-      '-content',
-      wd.path('mail.eml'),
-      '-CAfile',
-      wd.path('ca.pem'),
-      '-purpose',
-      'smimesign',
-      '-out',
-      wd.path('out.eml'),
-    ]);
+    const v = await opensslCmsVerify(wd, {
+      signature: 'mail.p7s',
+      content: 'mail.eml',
+      caFile: 'ca.pem',
+      out: 'out.eml',
+    });
     expect(v.stderr).toContain('Verification successful');
     const bad = await ssmax('sign', '--in', 'mail.eml', '--out', 'bad.p7s', '--pin', '000000');
     expect(bad.code).toBe(1);
@@ -216,35 +195,24 @@ describe('ssmax card', () => {
 
   it('the CLI-enrolled card is usable by OpenSC (pkcs11-tool signs, OpenSSL verifies)', async () => {
     await wd.file('data.txt', 'OpenSC on a card enrolled by ssmax\n');
-    const s = await run('pkcs11-tool', [
-      '--module',
-      PKCS11,
-      '--login',
-      '--pin',
-      NEW_PIN,
-      '--sign',
-      '--id',
-      '02',
-      '-m',
-      'ECDSA-SHA256',
-      '--signature-format',
-      'openssl',
-      '-i',
-      'data.txt',
-      '-o',
-      'sig.der',
-    ]);
+    const s = await run(
+      'pkcs11-tool',
+      pkcs11SignArgs(PKCS11, {
+        pin: NEW_PIN,
+        id: '02',
+        mechanism: 'ECDSA-SHA256',
+        opensslFormat: true,
+        input: 'data.txt',
+        output: 'sig.der',
+      }),
+    );
     expect(s.code).toBe(0);
-    await openssl(['x509', '-in', wd.path('cert9c.pem'), '-pubkey', '-noout', '-out', wd.path('pub9c.pem')]);
-    const v = await openssl([
-      'dgst',
-      '-sha256',
-      '-verify',
-      wd.path('pub9c.pem'),
-      '-signature',
-      wd.path('sig.der'),
-      wd.path('data.txt'),
-    ]);
+    const v = await opensslVerifyWithCertKey(wd, {
+      certFile: 'cert9c.pem',
+      pubFile: 'pub9c.pem',
+      signatureFile: 'sig.der',
+      dataFile: 'data.txt',
+    });
     expect(v.stdout.toString()).toContain('Verified OK');
   });
 });

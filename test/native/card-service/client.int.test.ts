@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptContent, encryptContent, signData } from '../../../smime/cms';
-import { generateProfileKeyPair, issueOrgCa, type CertificateAuthority } from '../../../smime/pki';
+import type { CertificateAuthority } from '../../../smime/pki';
 import { CardServiceClient, nodeServiceLauncher } from '../../../native/card-service/client';
 import { CardErrorCode } from '../../../native/pcsc/errors';
 import type { PinRequest } from '../../../native/piv/card-keys';
@@ -9,8 +9,9 @@ import { WrongPinError } from '../../../native/piv/errors';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
 import { makeWorkDir, disposeWorkDir } from '../../harness/process';
 import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
-import { openssl, workdir, type Workdir } from '../../support/openssl';
-import { buildRoot, pem, validity } from '../../support/ssmax-pki';
+import { buildOrgCa, opensslCmsVerify } from '../../support/card-test-setup';
+import { workdir, type Workdir } from '../../support/openssl';
+import { pem } from '../../support/ssmax-pki';
 import { enrollVirtualCard } from '../../support/virtual-card-enroll';
 
 /**
@@ -39,13 +40,7 @@ describe('card service process', () => {
     dir = await makeWorkDir('card-service');
     wd = await workdir('ssmax-card-service-');
     stateFile = join(dir, 'card.json');
-    root = await buildRoot('P-256');
-    orgCa = await issueOrgCa(root, {
-      orgName: 'Svc Corp',
-      domains: [DOMAIN],
-      keys: await generateProfileKeyPair('P-256'),
-      ...validity,
-    });
+    ({ root, orgCa } = await buildOrgCa('Svc Corp', DOMAIN));
     // Enrol the card's state offline, through the card engine itself (no PC/SC in this process).
     kmCert = (
       await enrollVirtualCard(stateFile, orgCa, {
@@ -90,21 +85,11 @@ describe('card service process', () => {
     );
     await wd.file('sig.p7s', cms);
     await wd.file('mail.eml', MIME);
-    const v = await openssl([
-      'cms',
-      '-verify',
-      '-binary',
-      '-inform',
-      'DER',
-      '-in',
-      wd.path('sig.p7s'),
-      '-content',
-      wd.path('mail.eml'),
-      '-CAfile',
-      wd.path('anchors.pem'),
-      '-purpose',
-      'smimesign',
-    ]);
+    const v = await opensslCmsVerify(wd, {
+      signature: 'sig.p7s',
+      content: 'mail.eml',
+      caFile: 'anchors.pem',
+    });
     expect(v.stderr).toContain('Verification successful');
   });
 

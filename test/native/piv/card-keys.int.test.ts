@@ -2,14 +2,8 @@ import { execFile } from 'node:child_process';
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptContent, encryptContent, signData } from '../../../smime/cms';
-import {
-  generateProfileKeyPair,
-  issueEmployeeKeyManagementCert,
-  issueEmployeeSignatureCert,
-  issueOrgCa,
-  type CertificateAuthority,
-} from '../../../smime/pki';
-import { CardWatcher } from '../../../native/pcsc/card-watcher';
+import type { CertificateAuthority } from '../../../smime/pki';
+import type { CardWatcher } from '../../../native/pcsc/card-watcher';
 import { CardErrorCode } from '../../../native/pcsc/errors';
 import {
   CardSigner,
@@ -19,12 +13,13 @@ import {
 } from '../../../native/piv/card-keys';
 import { PinEntryCancelledError, WrongPinError } from '../../../native/piv/errors';
 import { PinCache } from '../../../native/piv/pin-cache';
-import { ORG_CA_SLOT, PivSession, PivSlot, type PivKeyAlgorithm } from '../../../native/piv/piv-session';
-import { DEFAULT_MGMT_KEY } from '../../../native/virtual-card/state';
+import { PivSession, type PivKeyAlgorithm } from '../../../native/piv/piv-session';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
 import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
 import { openssl, workdir, type Workdir } from '../../support/openssl';
-import { buildRoot, pem, validity } from '../../support/ssmax-pki';
+import { buildOrgCa, opensslCmsVerify, startWatchedCard } from '../../support/card-test-setup';
+import { pem } from '../../support/ssmax-pki';
+import { enrollPivSession } from '../../support/virtual-card-enroll';
 
 /**
  * The card Signer and Decryptor through real pcscd + vpcd + the virtual card, judged by OpenSSL:
@@ -62,45 +57,19 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
   };
 
   beforeAll(async () => {
-    card = await startVirtualCard(pcscd);
-    watcher = new CardWatcher({ apduTimeoutMs: 20_000 });
-    await watcher.start();
-    await watcher.waitForCard();
+    ({ card, watcher } = await startWatchedCard(pcscd));
     wd = await workdir('ssmax-card-keys-');
-    root = await buildRoot('P-256');
-    orgCa = await issueOrgCa(root, {
-      orgName: 'Card Corp',
-      domains: [DOMAIN],
-      keys: await generateProfileKeyPair('P-256'),
-      ...validity,
-    });
+    ({ root, orgCa } = await buildOrgCa('Card Corp', DOMAIN));
 
     // Enrolment as IT would do it: management key, on-card keys, certificates from the org CA.
-    const emp = {
-      orgName: 'Card Corp',
-      personName: 'Taro Card',
-      staffId: 'S-0007',
-      email: `taro@${DOMAIN}`,
-      crlUrl: `https://ssmax.${DOMAIN}/crl`,
-      ...validity,
-    };
-    await watcher.transaction(async (channel) => {
-      const piv = new PivSession(channel);
-      await piv.select();
-      await piv.authenticateManagementKey(Buffer.from(DEFAULT_MGMT_KEY, 'hex'));
-      const sigPub = await piv.generateKey(PivSlot.SIGNATURE, alg);
-      const kmPub = await piv.generateKey(PivSlot.KEY_MANAGEMENT, alg);
-      const spki = (k: typeof sigPub) => new Uint8Array(k.export({ type: 'spki', format: 'der' }));
-      sigCert = new Uint8Array(
-        (await issueEmployeeSignatureCert(orgCa, { ...emp, publicKey: spki(sigPub) })).rawData,
-      );
-      kmCert = new Uint8Array(
-        (await issueEmployeeKeyManagementCert(orgCa, { ...emp, publicKey: spki(kmPub) })).rawData,
-      );
-      await piv.writeCertificate(PivSlot.SIGNATURE, sigCert);
-      await piv.writeCertificate(PivSlot.KEY_MANAGEMENT, kmCert);
-      await piv.writeCertificate(ORG_CA_SLOT, new Uint8Array(orgCa.certificate.rawData));
-    });
+    ({ signatureCert: sigCert, keyManagementCert: kmCert } = await watcher.transaction((channel) =>
+      enrollPivSession(
+        new PivSession(channel),
+        orgCa,
+        { orgName: 'Card Corp', name: 'Taro Card', staffId: 'S-0007', email: `taro@${DOMAIN}` },
+        alg,
+      ),
+    ));
     await wd.file('anchors.pem', pem(root.certificate.rawData) + pem(orgCa.certificate.rawData));
   });
 
@@ -136,42 +105,21 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     for (const [i, der] of [cms, cms2].entries()) {
       await wd.file(`sig${i}.p7s`, der);
       await wd.file('content.eml', MIME);
-      const ok = await openssl([
-        'cms',
-        '-verify',
-        '-binary',
-        '-inform',
-        'DER',
-        '-in',
-        wd.path(`sig${i}.p7s`),
-        '-content',
-        wd.path('content.eml'),
-        '-CAfile',
-        wd.path('anchors.pem'),
-        '-purpose',
-        'smimesign',
-        '-out',
-        wd.path('out.eml'),
-      ]);
+      const ok = await opensslCmsVerify(wd, {
+        signature: `sig${i}.p7s`,
+        content: 'content.eml',
+        caFile: 'anchors.pem',
+        out: 'out.eml',
+      });
       expect(ok.stderr).toContain('Verification successful');
     }
     // Tampered content must fail: the check above is able to fail.
     await wd.file('tampered.eml', Buffer.concat([MIME, Buffer.from('x')]));
-    const bad = await openssl([
-      'cms',
-      '-verify',
-      '-binary',
-      '-inform',
-      'DER',
-      '-in',
-      wd.path('sig0.p7s'),
-      '-content',
-      wd.path('tampered.eml'),
-      '-CAfile',
-      wd.path('anchors.pem'),
-      '-purpose',
-      'smimesign',
-    ]);
+    const bad = await opensslCmsVerify(wd, {
+      signature: 'sig0.p7s',
+      content: 'tampered.eml',
+      caFile: 'anchors.pem',
+    });
     expect(bad.code).not.toBe(0);
   });
 
@@ -182,21 +130,11 @@ describe.each<PivKeyAlgorithm>(['p256', 'rsa2048'])('card keys (%s) through pcsc
     const cms = await signData({ content: MIME, signers: [signer], detached: true });
     await wd.file('pss.p7s', cms);
     await wd.file('content.eml', MIME);
-    const ok = await openssl([
-      'cms',
-      '-verify',
-      '-binary',
-      '-inform',
-      'DER',
-      '-in',
-      wd.path('pss.p7s'),
-      '-content',
-      wd.path('content.eml'),
-      '-CAfile',
-      wd.path('anchors.pem'),
-      '-purpose',
-      'smimesign',
-    ]);
+    const ok = await opensslCmsVerify(wd, {
+      signature: 'pss.p7s',
+      content: 'content.eml',
+      caFile: 'anchors.pem',
+    });
     expect(ok.stderr).toContain('Verification successful');
     const info = await openssl(['cms', '-cmsout', '-print', '-inform', 'DER', '-in', wd.path('pss.p7s')]);
     expect(info.stdout.toString()).toContain('rsassaPss');

@@ -3,14 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  generateProfileKeyPair,
   issueEmployeeKeyManagementCert,
   issueEmployeeSignatureCert,
-  issueOrgCa,
   type CertificateAuthority,
 } from '../../../smime/pki';
 import { x509 } from '../../../smime/x509';
-import { CardWatcher } from '../../../native/pcsc/card-watcher';
+import type { CardWatcher } from '../../../native/pcsc/card-watcher';
 import { ManagementKeyError, WrongPinError } from '../../../native/piv/errors';
 import {
   generateKeyWithCsr,
@@ -22,9 +20,15 @@ import {
 import { PivSession, PivSlot } from '../../../native/piv/piv-session';
 import { DEFAULT_MGMT_KEY } from '../../../native/virtual-card/state';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
-import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
+import type { VirtualCardHandle } from '../../harness/virtual-card';
 import { openssl, workdir, type Workdir } from '../../support/openssl';
-import { buildRoot, pem, validity } from '../../support/ssmax-pki';
+import {
+  buildOrgCa,
+  opensslVerifyWithCertKey,
+  pkcs11SignArgs,
+  startWatchedCard,
+} from '../../support/card-test-setup';
+import { pem, validity } from '../../support/ssmax-pki';
 
 /**
  * A factory-fresh card taken through enrollment by our code (own PIN, PUK, AES-256 management
@@ -42,25 +46,15 @@ describe('enrollment by our code, use by OpenSC', () => {
   let card: VirtualCardHandle;
   let watcher: CardWatcher;
   let wd: Workdir;
-  let root: CertificateAuthority;
   let orgCa: CertificateAuthority;
   const mgmt = randomBytes(32);
 
   beforeAll(async () => {
     pcscd = await startPcscd();
     process.env.PCSCLITE_CSOCK_NAME = pcscd.env.PCSCLITE_CSOCK_NAME;
-    card = await startVirtualCard(pcscd);
-    watcher = new CardWatcher({ apduTimeoutMs: 20_000 });
-    await watcher.start();
-    await watcher.waitForCard();
+    ({ card, watcher } = await startWatchedCard(pcscd));
     wd = await workdir('ssmax-enrol-');
-    root = await buildRoot('P-256');
-    orgCa = await issueOrgCa(root, {
-      orgName: 'Enrol Corp',
-      domains: [DOMAIN],
-      keys: await generateProfileKeyPair('P-256'),
-      ...validity,
-    });
+    ({ orgCa } = await buildOrgCa('Enrol Corp', DOMAIN));
   });
   afterAll(async () => {
     watcher?.stop();
@@ -151,55 +145,33 @@ describe('enrollment by our code, use by OpenSC', () => {
     await wd.file('data.txt', 'enrolled card, OpenSC signature\n');
     await execp(
       'pkcs11-tool',
-      [
-        '--module',
-        PKCS11,
-        '--login',
-        '--pin',
-        NEW_PIN,
-        '--sign',
-        '--id',
-        '02',
-        '-m',
-        'ECDSA-SHA256',
-        '--signature-format',
-        'openssl',
-        '-i',
-        wd.path('data.txt'),
-        '-o',
-        wd.path('sig.der'),
-      ],
+      pkcs11SignArgs(PKCS11, {
+        pin: NEW_PIN,
+        id: '02',
+        mechanism: 'ECDSA-SHA256',
+        opensslFormat: true,
+        input: wd.path('data.txt'),
+        output: wd.path('sig.der'),
+      }),
       { env },
     );
-    await openssl(['x509', '-in', wd.path('cert9c.pem'), '-pubkey', '-noout', '-out', wd.path('pub.pem')]);
-    const ok = await openssl([
-      'dgst',
-      '-sha256',
-      '-verify',
-      wd.path('pub.pem'),
-      '-signature',
-      wd.path('sig.der'),
-      wd.path('data.txt'),
-    ]);
+    const ok = await opensslVerifyWithCertKey(wd, {
+      certFile: 'cert9c.pem',
+      pubFile: 'pub.pem',
+      signatureFile: 'sig.der',
+      dataFile: 'data.txt',
+    });
     expect(ok.stdout.toString()).toContain('Verified OK');
     const wrong = await execp(
       'pkcs11-tool',
-      [
-        '--module',
-        PKCS11,
-        '--login',
-        '--pin',
-        '123456',
-        '--sign',
-        '--id',
-        '02',
-        '-m',
-        'ECDSA-SHA256',
-        '-i',
-        wd.path('data.txt'),
-        '-o',
-        wd.path('sig2.der'),
-      ],
+      pkcs11SignArgs(PKCS11, {
+        pin: '123456',
+        id: '02',
+        mechanism: 'ECDSA-SHA256',
+        opensslFormat: false,
+        input: wd.path('data.txt'),
+        output: wd.path('sig2.der'),
+      }),
       { env },
     ).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(Error);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPcscd, type PcscdHandle } from '../../harness/pcsc';
 import { makeWorkDir, disposeWorkDir } from '../../harness/process';
 import { startVirtualCard, type VirtualCardHandle } from '../../harness/virtual-card';
+import { opensslTestCaArgs, pkcs11SignArgs } from '../../support/card-test-setup';
 
 /**
  * The virtual PIV card judged by tools nobody here wrote: yubico-piv-tool (libykpiv) and OpenSC's
@@ -47,23 +48,7 @@ describe('virtual PIV card through third-party tools', () => {
     dir = await makeWorkDir('third-party');
     pcscd = await startPcscd();
     card = await startVirtualCard(pcscd);
-    await openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-subj',
-      '/CN=SSMAX test CA',
-      '-days',
-      '30',
-    );
+    await openssl(...opensslTestCaArgs('ca.key', 'ca.pem', 'SSMAX test CA'));
   });
   afterAll(async () => {
     await card?.stop();
@@ -117,23 +102,17 @@ describe('virtual PIV card through third-party tools', () => {
 
       writeFileSync(join(dir, 'data.txt'), `mail body signed in slot ${slot}\n`);
       await must(
-        tool('pkcs11-tool', [
-          '--module',
-          PKCS11,
-          '--login',
-          '--pin',
-          '123456',
-          '--sign',
-          '--id',
-          id,
-          '-m',
-          mech,
-          ...(alg === 'ECCP256' ? ['--signature-format', 'openssl'] : []),
-          '-i',
-          'data.txt',
-          '-o',
-          `sig${slot}.bin`,
-        ]),
+        tool(
+          'pkcs11-tool',
+          pkcs11SignArgs(PKCS11, {
+            pin: '123456',
+            id,
+            mechanism: mech,
+            opensslFormat: alg === 'ECCP256',
+            input: 'data.txt',
+            output: `sig${slot}.bin`,
+          }),
+        ),
       );
       await openssl('x509', '-in', `cert${slot}.pem`, '-pubkey', '-noout', '-out', `pk${slot}.pem`);
       expect(
