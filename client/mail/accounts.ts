@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeJsonFileAtomically } from '../storage/json-file';
 import type { ImapSettings } from './connection';
 
 /**
@@ -126,18 +127,9 @@ export class AccountStore {
 }
 
 async function writeAtomically(file: string, accounts: StoredAccount[]): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify({ version: FORMAT_VERSION, accounts }, null, 2)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await writeJsonFileAtomically(file, { version: FORMAT_VERSION, accounts });
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw new AccountsFileError(`Cannot write ${file}.`, { cause: err });
   }
 }

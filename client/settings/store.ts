@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { settingsSchema, type Language, type Settings, type SettingsPatch } from '../../api';
+import { writeJsonFileAtomically } from '../storage/json-file';
 
 /**
  * The user's settings as one JSON file in the client's data dir. Written atomically (temp file in
@@ -110,18 +110,9 @@ async function load(file: string, defaults: Settings): Promise<LoadedSettings> {
 }
 
 async function writeAtomically(file: string, settings: Settings): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify({ version: FORMAT_VERSION, settings }, null, 2)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await writeJsonFileAtomically(file, { version: FORMAT_VERSION, settings });
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw new SettingsWriteFailed(file, err);
   }
 }
