@@ -1,9 +1,19 @@
 import { CardError, CardErrorCode } from '../pcsc/errors';
 
+/** "Wrong PIN, 2 tries left." — the message of a rejected PIN or PUK. */
+function wrongSecretMessage(what: 'PIN' | 'PUK', triesLeft: number): string {
+  return `Wrong ${what}, ${triesLeft} ${triesLeft === 1 ? 'try' : 'tries'} left.`;
+}
+
+/** The CardError options carrying an optional technical detail. */
+function detailOptions(detail: string | undefined): { detail: string } | undefined {
+  return detail === undefined ? undefined : { detail };
+}
+
 /** PIV-level failures, numbered in the card error scheme (4xx security, 5xx data and keys). */
 export class WrongPinError extends CardError {
   constructor(readonly triesLeft: number) {
-    super(CardErrorCode.PIN_WRONG, `Wrong PIN, ${triesLeft} ${triesLeft === 1 ? 'try' : 'tries'} left.`);
+    super(CardErrorCode.PIN_WRONG, wrongSecretMessage('PIN', triesLeft));
   }
 }
 export class PinBlockedError extends CardError {
@@ -13,11 +23,7 @@ export class PinBlockedError extends CardError {
 }
 export class PinRequiredError extends CardError {
   constructor(detail?: string) {
-    super(
-      CardErrorCode.PIN_REQUIRED,
-      'The card needs your PIN for this.',
-      detail === undefined ? undefined : { detail },
-    );
+    super(CardErrorCode.PIN_REQUIRED, 'The card needs your PIN for this.', detailOptions(detail));
   }
 }
 export class PinEntryCancelledError extends CardError {
@@ -27,7 +33,7 @@ export class PinEntryCancelledError extends CardError {
 }
 export class WrongPukError extends CardError {
   constructor(readonly triesLeft: number) {
-    super(CardErrorCode.PUK_WRONG, `Wrong PUK, ${triesLeft} ${triesLeft === 1 ? 'try' : 'tries'} left.`);
+    super(CardErrorCode.PUK_WRONG, wrongSecretMessage('PUK', triesLeft));
   }
 }
 export class PukBlockedError extends CardError {
@@ -40,7 +46,7 @@ export class ManagementKeyError extends CardError {
     super(
       CardErrorCode.MGMT_KEY_REJECTED,
       'The card management key was not accepted.',
-      detail === undefined ? undefined : { detail },
+      detailOptions(detail),
     );
   }
 }
