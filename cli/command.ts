@@ -34,3 +34,16 @@ export interface CommandGroup {
   readonly usage: string;
   run(args: string[]): Promise<ExitCode>;
 }
+
+/** Resolves on the first SIGINT or SIGTERM: long-running commands (`org serve`, `node run`) then stop cleanly. */
+export function untilInterrupted(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -1,5 +1,5 @@
 import { runNodeFromConfig } from '../../org-node/smtp/config';
-import { ExitCode, UsageError, type CommandGroup } from '../command';
+import { ExitCode, UsageError, untilInterrupted, type CommandGroup } from '../command';
 import { guarded, keyStoreOptions, parse, required, secretFiles } from './node-options';
 
 const usage = `ssmax node run --config <node.json> [--passphrase-file f | --pin-file f]
@@ -16,15 +16,7 @@ async function run(args: string[]): Promise<ExitCode> {
   const { values } = parse(args, { config: { type: 'string' }, ...keyStoreOptions }, usage);
   const handle = await runNodeFromConfig(required(values, 'config'), secretFiles(values), (e) => console.log(JSON.stringify(e)));
   console.error(`node ${handle.org.config.name}: submission ${handle.node.submissionPort ?? '-'}, inbound ${handle.node.inboundPort ?? '-'}, filter ${handle.node.filterPort ?? '-'}, http ${handle.http ? `${handle.http.url} (abuse desk ${handle.org.config.abuseEndpoint})` : '-'}`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilInterrupted();
   await handle.stop();
   return ExitCode.ok;
 }

@@ -9,7 +9,7 @@ import { startOrgServer } from '../../org-node/http/server';
 import { Org, OrgSetupError, assertOrgAddress, type OrgConfig } from '../../org-node/org';
 import { fromPem } from '../../org-node/pem';
 import { OrgBundleClient } from '../../smime/bundle/client';
-import { CliError, ExitCode, UsageError, type CommandGroup } from '../command';
+import { CliError, ExitCode, UsageError, untilInterrupted, type CommandGroup } from '../command';
 import { actor, algorithm, guarded, hostPort, keyStoreConfig, keyStoreOptions, list, optional, parse, positiveNumber, required, secretFiles, type Values } from './node-options';
 
 const usage = `usage: ssmax org <command> --dir <dir> [options]
@@ -268,15 +268,7 @@ async function serve(args: string[]): Promise<ExitCode> {
     throw err;
   }
   console.log(`serving ${org.config.name} on ${server.url} (bundle ${server.url}/.well-known/ssmax/bundle.p7s, abuse desk ${server.url}${desk.path})`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilInterrupted();
   await server.close();
   desk.close();
   await org.close();
