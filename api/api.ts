@@ -96,8 +96,8 @@ export interface SsmaxApi {
     refresh(): Promise<OrgStatus>;
   };
   report: {
-    /** Sends the complete signed message to the org's abuse desk (SPEC §8). */
-    malicious(ref: MessageRef): Promise<ReportReceipt>;
+    /** Sends the complete signed message, with the user's reason, to the org's abuse desk (SPEC §8). */
+    malicious(ref: MessageRef, reason: string): Promise<ReportReceipt>;
   };
 }
 

@@ -12,6 +12,7 @@ import {
   openOptionsSchema,
   pinRequestIdSchema,
   pinSchema,
+  reportReasonSchema,
   settingsPatchSchema,
 } from './model';
 
@@ -60,7 +61,7 @@ const table = {
   'enrollment.cancel': { args: z.tuple([enrollmentIdSchema]), available: false },
   'org.status': { args: none, available: true },
   'org.refresh': { args: none, available: true },
-  'report.malicious': { args: z.tuple([messageRefSchema]), available: false },
+  'report.malicious': { args: z.tuple([messageRefSchema, reportReasonSchema]), available: true },
 } as const satisfies { readonly [P in MethodPath]: MethodSpec<MethodArgs<P>> };
 
 export const METHODS: { readonly [P in MethodPath]: MethodSpec } = Object.freeze(table);

@@ -368,8 +368,13 @@ export const enrollmentIdSchema = z.string().min(1).max(100);
 
 export interface ReportReceipt {
   /** The abuse desk's reference for follow-up. */
-  reference: string;
+  id: string;
+  /** The desk's state of the report (e.g. "open"). */
+  state: string;
 }
+
+/** Why the user reports a message (free text, required by the abuse desk). */
+export const reportReasonSchema = z.string().trim().min(1).max(4000);
 
 // ---------------------------------------------------------------- org (first launch, SPEC §6)
 

@@ -22,6 +22,7 @@ import type { FirstLaunchService } from './first-launch/service';
 import { AccountStore } from './mail/accounts';
 import { MailService, type MailServiceOptions } from './mail/service';
 import { imapMessageSource } from './open/imap-source';
+import { ReportService } from './report/service';
 import { verificationRecord, type OpenTrust } from './open/open-message';
 import {
   OpenService,
@@ -85,6 +86,7 @@ export class ServiceHost implements SsmaxClient {
   #compose!: ComposeService;
   readonly #card: CardSession;
   readonly #open: OpenService;
+  readonly #report: ReportService;
 
   private constructor(
     private readonly opts: ServiceHostOptions,
@@ -101,6 +103,15 @@ export class ServiceHost implements SsmaxClient {
       chooseSavePath: opts.open?.chooseSavePath ?? saveIntoDirectory(join(opts.dataDir, 'attachments')),
       ...(opts.open?.now ? { now: opts.open.now } : {}),
       onVerified: (ref, chain) => this.cacheVerification(ref, chain),
+    });
+    this.#report = new ReportService({
+      card: this.#card,
+      source: opts.open?.source ?? imapMessageSource(() => this.#mail),
+      desk: () => {
+        const desk = this.#org?.abuseDesk();
+        const orgCa = this.#org?.currentOrgCaCertificate();
+        return desk && orgCa ? { url: desk.url, orgCa, tlsCaPem: desk.tlsCaPem } : undefined;
+      },
     });
   }
 
@@ -303,7 +314,8 @@ export class ServiceHost implements SsmaxClient {
     start: notYet('enrollment.start'),
     cancel: notYet('enrollment.cancel'),
   };
-  readonly report: SsmaxApi['report'] = { malicious: notYet('report.malicious') };
+  /** Report as malicious (client/report): the signed message to the pinned org's abuse desk. */
+  readonly report: SsmaxApi['report'] = { malicious: (ref, reason) => this.#report.malicious(ref, reason) };
 }
 
 function notYet(method: string): () => Promise<never> {

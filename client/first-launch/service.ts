@@ -307,6 +307,12 @@ export class FirstLaunchService {
     return this.#state === 'expired' ? undefined : this.#pin?.verified?.orgCa;
   }
 
+  /** The pinned org's abuse desk (SPEC §8): the bundle's endpoint and the TLS CA the bundle was fetched with. */
+  abuseDesk(): { url: string; tlsCaPem: string | undefined } | undefined {
+    if (this.#state === 'expired' || !this.#pin?.verified) return undefined;
+    return { url: this.#pin.verified.manifest.abuseEndpoint, tlsCaPem: this.#pin.record.tlsCaPem };
+  }
+
   /** One refresh of the pinned bundle (the timer calls this; concurrent calls share one run). */
   refresh(): Promise<OrgStatusValue> {
     this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));

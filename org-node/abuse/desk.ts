@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { signData, verifySignedData, type SignedDataResult } from '../../smime/cms';
 import { readCertInfo, readCertInfos, readCrl, validatePath, verifyMessage, type ChainLink, type CertInfo, type MessageVerification } from '../../smime/chain';
-import type { Signer } from '../../smime/keys';
+import { FORWARD_FORMAT, REPORT_FORMAT } from '../../smime/abuse';
 import type { CertificateRole } from '../../smime/pki';
 import type { Member, MemberCertificate } from '../directory/directory';
 import { OrgNodeError } from '../errors';
@@ -18,8 +18,7 @@ import { AbuseStore, type AbuseReport, type ChainSummaryLink, type ForwardStatus
  *                     signed by the reporting org's org-signing key, chaining to the SSMAX root.
  */
 
-export const REPORT_FORMAT = 'ssmax-abuse-report/1';
-export const FORWARD_FORMAT = 'ssmax-abuse-forward/1';
+export { REPORT_FORMAT, FORWARD_FORMAT, createAbuseReport } from '../../smime/abuse';
 const MAX_REASON = 4000;
 
 /** A refused report; `status` is the HTTP status the endpoint answers with. Nothing was recorded. */
@@ -61,12 +60,6 @@ const domainOf = (address: string): string => address.slice(address.lastIndexOf(
 async function defaultPost(url: string, body: Uint8Array): Promise<PostResult> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/pkcs7-mime; smime-type=signed-data' }, body });
   return { status: res.status, body: await res.text() };
-}
-
-/** Builds a member's report (the client does this; here for tests and tools): CMS signed by the 9C card. */
-export async function createAbuseReport(params: { message: Uint8Array; reason: string; signer: Signer; orgCa: Uint8Array; signingTime?: Date }): Promise<Uint8Array> {
-  const json = JSON.stringify({ format: REPORT_FORMAT, reason: params.reason, message: Buffer.from(params.message).toString('base64') });
-  return signData({ content: Buffer.from(json, 'utf8'), signers: [params.signer], detached: false, certificates: [params.orgCa], ...(params.signingTime ? { signingTime: params.signingTime } : {}) });
 }
 
 function summarise(links: readonly ChainLink[]): ChainSummaryLink[] {

@@ -47,7 +47,7 @@ describe('the channel table', () => {
         'accounts.list', 'accounts.add', 'folders.list', 'messages.page', 'messages.setFlags',
         'accounts.discover', 'accounts.confirm', 'org.status', 'org.refresh',
         'card.status', 'pin.answer', 'pin.cancel', 'messages.open', 'messages.saveAttachment',
-        'compose.checkPpap', 'compose.send', 'outbox.list', 'outbox.retry',
+        'compose.checkPpap', 'compose.send', 'outbox.list', 'outbox.retry', 'report.malicious',
       ].sort(),
     );
   });

@@ -119,6 +119,19 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       }
     });
 
+    it('report.malicious: validates its arguments, and is Refused while no org bundle is pinned', async () => {
+      const api = await connect();
+      const ref = { accountId: 'acct-none', path: 'INBOX', uid: 1 };
+      const noReason = await rejection(api.report.malicious(ref, '   '));
+      expect(noReason.code).toBe('InvalidArguments');
+      expect(noReason.issues.map((i) => i.path)).toEqual(['1']);
+      const noRef = await rejection((api.report.malicious as unknown as (r: unknown) => Promise<unknown>)(ref));
+      expect(noRef.code).toBe('InvalidArguments');
+      const unpinned = await rejection(api.report.malicious(ref, 'Phishing'));
+      expect(unpinned.code).toBe('Refused');
+      expect(unpinned.method).toBe('report.malicious');
+    });
+
     it('mail: no accounts at first; unknown accounts are NotFound; bad IMAP settings are refused and nothing is stored', async () => {
       const api = await connect();
       expect(await api.accounts.list()).toEqual([]);

@@ -1,9 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { PROVISIONING_FORMAT } from '../../client/first-launch/provisioning';
+import { AbuseDesk } from '../../org-node/abuse/desk';
 import { Authority } from '../../org-node/authority/authority';
 import { startOrgServer, type OrgServerHandle } from '../../org-node/http/server';
 import { Org } from '../../org-node/org';
 import { fromPem, toPem } from '../../org-node/pem';
+import { freePort } from '../harness/process';
 import { openssl, workdir, type Workdir } from './openssl';
 
 /**
@@ -20,6 +22,8 @@ export interface OrgNodeWorld {
   readonly tlsCaPem: string;
   readonly domain: string;
   readonly address: string;
+  /** The org's abuse desk, served at the bundle's abuse endpoint (only with `{ abuseDesk: true }`). */
+  readonly desk: AbuseDesk | undefined;
   /** IT's provisioning file (JSON text) for this node; `anchor` replaces the trusted SSMAX root. */
   provisioning(extra?: Record<string, unknown>, anchor?: Uint8Array): string;
   /** Makes the node serve `bytes` as its bundle until the returned function restores the real one. */
@@ -27,13 +31,15 @@ export interface OrgNodeWorld {
   close(): Promise<void>;
 }
 
-export async function startOrgNodeWorld(name = 'Launch Corp', domain = 'launch.example.jp'): Promise<OrgNodeWorld> {
+export async function startOrgNodeWorld(name = 'Launch Corp', domain = 'launch.example.jp', options: { abuseDesk?: boolean } = {}): Promise<OrgNodeWorld> {
   const wd = await workdir('ssmax-org-world-');
   await wd.file('passphrase', 'org node world passphrase\n');
   const secrets = { passphraseFile: wd.path('passphrase') };
   const authority = await Authority.init(wd.path('authority'), {}, secrets);
   const other = await Authority.init(wd.path('other-authority'), {}, secrets);
-  const init = await Org.init(wd.path('org'), { name, domains: [domain] }, secrets);
+  // With the abuse desk the node listens on a port chosen now, so the bundle's abuse endpoint is reachable.
+  const port = options.abuseDesk ? await freePort() : 0;
+  const init = await Org.init(wd.path('org'), { name, domains: [domain], ...(options.abuseDesk ? { publicBaseUrl: `https://127.0.0.1:${port}` } : {}) }, secrets);
   const org = init.org;
   await org.installCa(await authority.admit({ orgName: name, domains: [domain], csr: fromPem(await readFile(init.csrPath, 'utf8'), ['CERTIFICATE REQUEST']) }), await authority.rootCertificate());
   const root = await authority.rootCertificate();
@@ -43,7 +49,8 @@ export async function startOrgNodeWorld(name = 'Launch Corp', domain = 'launch.e
   const tls = await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'tls.key', '-out', 'tls.pem'], { cwd: wd.dir });
   if (tls.code !== 0) throw new Error(`openssl: ${tls.stderr}`);
   const tlsCaPem = (await wd.read('tls.pem')).toString('utf8');
-  const server = await startOrgServer(org, { listen: { host: '127.0.0.1', port: 0 }, tls: { certFile: wd.path('tls.pem'), keyFile: wd.path('tls.key') }, log: () => undefined });
+  const desk = options.abuseDesk ? AbuseDesk.open(org, { resolveAbuseEndpoint: async () => undefined, log: () => undefined }) : undefined;
+  const server = await startOrgServer(org, { listen: { host: '127.0.0.1', port }, tls: { certFile: wd.path('tls.pem'), keyFile: wd.path('tls.key') }, log: () => undefined, ...(desk ? { abuseDesk: desk } : {}) });
   const address = `hanako@${domain}`;
   return {
     wd,
@@ -54,6 +61,7 @@ export async function startOrgNodeWorld(name = 'Launch Corp', domain = 'launch.e
     tlsCaPem,
     domain,
     address,
+    desk,
     provisioning: (extra = {}, anchor = root) =>
       JSON.stringify({
         format: PROVISIONING_FORMAT,
@@ -72,6 +80,7 @@ export async function startOrgNodeWorld(name = 'Launch Corp', domain = 'launch.e
     },
     close: async () => {
       await server.close().catch(() => undefined);
+      desk?.close();
       await org.close();
       await wd.remove();
     },

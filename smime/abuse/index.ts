@@ -1,0 +1,1 @@
+export { REPORT_FORMAT, FORWARD_FORMAT, REPORT_CONTENT_TYPE, createAbuseReport, type CreateAbuseReportParams, type MemberReportContent } from './report';
