@@ -1,3 +1,4 @@
+import type { AreaStrings } from './define';
 import type { ApiErrorCode, CardState, Language, RuntimeKind, StartupNotice } from '../../api';
 
 /**
@@ -5,7 +6,7 @@ import type { ApiErrorCode, CardState, Language, RuntimeKind, StartupNotice } fr
  * Japanese table must have exactly the same keys (a missing or extra one does not compile). The
  * Japanese wording follows SPEC §11, the words the users know.
  */
-const en = {
+const base = {
   'app.name': 'SSMAX',
   'app.tagline': 'Organisational S/MIME',
   'nav.mail': 'Mail',
@@ -35,9 +36,7 @@ const en = {
   'connection.lost': 'The connection to SSMAX was lost. Restart SSMAX and open its new address.',
 } as const;
 
-export type MessageKey = keyof typeof en;
-
-const ja: Record<MessageKey, string> = {
+const baseJa: Record<keyof typeof base, string> = {
   'app.name': 'SSMAX',
   'app.tagline': '組織通信向けS/MIME',
   'nav.mail': 'メール',
@@ -66,6 +65,17 @@ const ja: Record<MessageKey, string> = {
     'このページはアクセス用トークンなしで開かれました。SSMAXが起動時に表示したアドレスをそのまま開いてください。',
   'connection.lost': 'SSMAXとの接続が切れました。SSMAXを再起動し、新しいアドレスを開いてください。',
 };
+
+// Each UI area's strings (renderer/<area>/strings.ts, made with defineStrings), merged here.
+const areas = [] as const;
+
+type KeysOf<A> = A extends AreaStrings<infer K> ? K : never;
+type AreaKey = KeysOf<(typeof areas)[number]>;
+export type MessageKey = keyof typeof base | AreaKey;
+
+const areaList: readonly AreaStrings<string>[] = areas;
+const en = Object.assign({}, base, ...areaList.map((a) => a.en)) as Record<MessageKey, string>;
+const ja = Object.assign({}, baseJa, ...areaList.map((a) => a.ja)) as Record<MessageKey, string>;
 
 /** Names of the languages, each in its own language (what a language switch should show). */
 export const LANGUAGE_NAMES: Record<Language, string> = { ja: '日本語', en: 'English' };
