@@ -34,8 +34,12 @@ import { startOrgNode, type OrgNodeHandle } from './node';
  *   "clamd": "127.0.0.1:3310" | "/run/clamav/clamd.ctl",
  *   "peers": { "b.example": "mx.b.example:25" },
  *   "bundleCache": "bundles",
- *   "http": { "listen": "0.0.0.0:443", "tlsCert": "tls.pem", "tlsKey": "tls.key" }
+ *   "http": { "listen": "0.0.0.0:443", "tlsCert": "tls.pem", "tlsKey": "tls.key" },
+ *   "inspection": { "danger": "reject" | "hold", "unsupported": "deliver-flagged" | "hold" | "reject" }
  * }
+ * `inspection` (optional): the inspection policy (org-node/inspection/policy.ts; default Danger →
+ * reject, Unsupported → deliver-flagged). "danger": "hold" keeps Danger mail in the spool's held/ for
+ * an administrator, who may release it (the copy then carries the Danger verdict in its attestation).
  * `http` (optional): the org's HTTP(S) side (org-node/http/server.ts) — bundle, CRL, enrollment API and
  * the abuse desk at the path of the org's abuseEndpoint; forwarded reports go to the endpoint of the
  * other org's verified bundle (same bundle client and cache as the relay). Without TLS files it speaks
@@ -56,6 +60,7 @@ export const nodeConfigSchema = z
     peers: z.record(z.string(), hostPort).default({}),
     bundleCache: z.string().default('bundles'),
     http: z.object({ listen: hostPort, tlsCert: z.string().optional(), tlsKey: z.string().optional() }).strict().optional(),
+    inspection: z.object({ danger: z.enum(['reject', 'hold']).optional(), unsupported: z.enum(['deliver-flagged', 'hold', 'reject']).optional() }).strict().optional(),
   })
   .strict();
 
@@ -99,7 +104,7 @@ export async function runNodeFromConfig(
     const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(at(c.bundleCache)) });
     const clamd = c.clamd.includes('/') ? { path: c.clamd } : endpoint(c.clamd);
     const fetcher = httpsBundleFetcher();
-    const relay = { ...(await relayDepsFromOrg(org, { inspect: engineInspector({ clamd }), resolveOrg: bundleResolver(bundles, (d) => d in peers) })), peerCrls: peerCrls({ bundles, fetch: (url) => fetcher.fetch(url) }) };
+    const relay = { ...(await relayDepsFromOrg(org, { inspect: engineInspector({ clamd, ...(c.inspection ? { policy: c.inspection } : {}) }), resolveOrg: bundleResolver(bundles, (d) => d in peers) })), peerCrls: peerCrls({ bundles, fetch: (url) => fetcher.fetch(url) }) };
     const sub = c.submission;
     const inb = c.inbound;
     const node = await startOrgNode({
