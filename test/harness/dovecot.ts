@@ -40,6 +40,11 @@ export interface DovecotOptions {
    * handle is the certificate to trust). Plaintext login stays allowed either way: it is loopback.
    */
   starttls?: boolean;
+  /**
+   * Where the maildirs live (default: inside the instance's temp dir, removed at stop). The demo
+   * world keeps mail across runs by passing a folder of its state dir; it is chowned to `mail`.
+   */
+  mailRoot?: string;
 }
 
 export interface DovecotHandle extends ServiceHandle {
@@ -194,8 +199,8 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
   // Dovecot's unprivileged login and internal processes must be able to reach base_dir below it.
   chmodSync(dir, 0o755);
   const owner = mailOwner();
-  const mailRoot = join(dir, 'mail');
-  mkdirSync(mailRoot);
+  const mailRoot = opts.mailRoot ?? join(dir, 'mail');
+  mkdirSync(mailRoot, { recursive: true });
   chownSync(mailRoot, owner.uid, owner.gid);
   mkdirSync(join(dir, 'run'));
   mkdirSync(join(dir, 'state'));
