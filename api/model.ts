@@ -28,8 +28,8 @@ export interface AppInfo {
 }
 
 export interface StartupNotice {
-  /** `AccountsFileCorrupt`: accounts.json unreadable, kept aside, no accounts; `MailCacheRebuilt`: the mail cache could not be opened and is rebuilt from the server. */
-  code: 'SettingsFileCorrupt' | 'AccountsFileCorrupt' | 'MailCacheRebuilt';
+  /** `AccountsFileCorrupt`: accounts.json unreadable, kept aside, no accounts; `MailCacheRebuilt`: the mail cache could not be opened and is rebuilt from the server; `AccountPasswordUnavailable`: an account's saved password cannot be read here (OS keychain of the desktop app, or lost), so it is not connected. */
+  code: 'SettingsFileCorrupt' | 'AccountsFileCorrupt' | 'MailCacheRebuilt' | 'AccountPasswordUnavailable';
   message: string;
   /** Where the unreadable original was kept, so IT can look at it. */
   keptAs?: string;

@@ -19,8 +19,8 @@ import { ComposeService, type ComposeDeps } from './compose/service';
 import { EventHub } from './events';
 import { firstLaunchMethods, openFirstLaunch, type FirstLaunchHostOptions } from './first-launch/host';
 import type { FirstLaunchService } from './first-launch/service';
-import { AccountStore } from './mail/accounts';
 import { MailService, type MailServiceOptions } from './mail/service';
+import type { SecretStore } from './secrets/secret-store';
 import { imapMessageSource } from './open/imap-source';
 import { ReportService } from './report/service';
 import { verificationRecord, type OpenTrust } from './open/open-message';
@@ -48,6 +48,8 @@ export interface ServiceHostOptions {
   versions?: { electron?: string; chrome?: string };
   /** Mail account tuning (tests: reconnect backoff, poll interval). */
   mail?: Pick<MailServiceOptions, 'account' | 'loginTimeoutMs'>;
+  /** Where account passwords live: Electron passes the OS keychain (electron/secrets.ts); default `<dataDir>/secrets.json`, 0600 (client/secrets). */
+  secrets?: SecretStore;
   /** First launch (client/first-launch): SSMAX root(s), provisioning file, bundle base URL, TLS CA, refresh interval. */
   firstLaunch?: FirstLaunchHostOptions;
   /** The card service (client/card): launcher (fork or Electron utilityProcess), env, PIN cache lifetime. */
@@ -171,6 +173,7 @@ export class ServiceHost implements SsmaxClient {
       dataDir: opts.dataDir,
       onProgress: (p) => host.events.emit('sync.progress', p),
       ...opts.mail,
+      ...(opts.secrets ? { secrets: opts.secrets } : {}),
     });
     notices.push(...host.#mail.notices);
     host.#compose = await host.openCompose();
@@ -192,11 +195,8 @@ export class ServiceHost implements SsmaxClient {
     const c = this.opts.compose;
     const service = await ComposeService.open({
       dataDir,
-      account: async (accountId) => {
-        const a = (await AccountStore.open(dataDir)).list().find((x) => x.id === accountId);
-        if (!a) throw new ApiError('NotFound', `No account ${accountId}.`, { method: 'compose.send' });
-        return { email: a.email, user: a.imap.username, pass: a.imap.password };
-      },
+      // Password from the secret store (client/secrets), never from accounts.json.
+      account: (accountId) => this.#mail.credentials(accountId),
       org: async () => {
         const cert = this.#org?.currentEncryptionCertificate();
         const smtp = c?.smtp ?? this.#org?.status().mail?.smtp;

@@ -13,7 +13,8 @@ import {
   type TrustState,
 } from '../../api';
 import { MailAccount, type MailAccountOptions } from './account';
-import { AccountStore, AccountsFileError, imapSettingsOf, type StoredAccount } from './accounts';
+import { FileSecretStore, SecretUnavailable, type SecretStore } from '../secrets/secret-store';
+import { AccountPasswordMissing, AccountStore, AccountsFileError, imapSettingsOf, type StoredAccount } from './accounts';
 import { MailCache, type CachedMessage, type PageCursor } from './cache';
 import { ImapAuthFailed, ImapOffline, checkLogin } from './connection';
 
@@ -33,6 +34,8 @@ export interface MailServiceOptions {
   account?: Omit<MailAccountOptions, 'onProgress'>;
   /** Login check timeout for `accounts.add`. Default 15 s. */
   loginTimeoutMs?: number;
+  /** Where account passwords live (client/secrets). Default: `secrets.json` in the data dir (0600, browser mode). */
+  secrets?: SecretStore;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
@@ -50,7 +53,8 @@ export class MailService {
   readonly notices: StartupNotice[] = [];
 
   static async open(opts: MailServiceOptions): Promise<MailService> {
-    const accounts = await AccountStore.openOrRecover(opts.dataDir);
+    const secrets = opts.secrets ?? (await FileSecretStore.open(opts.dataDir));
+    const accounts = await AccountStore.openOrRecover(opts.dataDir, secrets);
     const cachePath = join(opts.dataDir, MAIL_CACHE_FILE);
     const { cache, rebuilt } = MailCache.openOrRebuild(cachePath);
     const service = new MailService(opts, accounts.store, cache);
@@ -73,7 +77,19 @@ export class MailService {
         keptAs: rebuilt.keptAs,
       });
     }
-    for (const a of accounts.store.list()) service.#startAccount(a);
+    for (const a of accounts.store.list()) {
+      let password: string;
+      try {
+        password = await accounts.store.password(a.id);
+      } catch (err) {
+        if (!(err instanceof SecretUnavailable) && !(err instanceof AccountPasswordMissing)) throw err;
+        // The account stays listed but is not connected: no login is tried with a guessed password.
+        console.error(`ssmax: account ${a.email} not started: ${err.message}`);
+        service.notices.push({ code: 'AccountPasswordUnavailable', message: `${a.email}: ${err.message}` });
+        continue;
+      }
+      service.#startAccount(a, password);
+    }
     return service;
   }
 
@@ -119,7 +135,7 @@ export class MailService {
     } catch (err) {
       throw new ApiError('StorageFailed', (err as Error).message, { method, cause: err });
     }
-    this.#startAccount(stored);
+    this.#startAccount(stored, imap.password);
     return toAccount(stored);
   }
 
@@ -197,8 +213,21 @@ export class MailService {
     return a;
   }
 
-  #startAccount(a: StoredAccount): void {
-    const account = new MailAccount(a.id, imapSettingsOf(a), this.cache, {
+  /** The account's address and login for SMTP submission (same credentials as IMAP), password from the secret store. */
+  async credentials(accountId: string, method = 'compose.send'): Promise<{ email: string; user: string; pass: string }> {
+    const a = this.store.get(accountId);
+    if (!a) throw new ApiError('NotFound', `No account ${accountId}.`, { method });
+    try {
+      return { email: a.email, user: a.imap.username, pass: await this.store.password(accountId) };
+    } catch (err) {
+      if (err instanceof SecretUnavailable || err instanceof AccountPasswordMissing)
+        throw new ApiError('Refused', err.message, { method, cause: err });
+      throw err;
+    }
+  }
+
+  #startAccount(a: StoredAccount, password: string): void {
+    const account = new MailAccount(a.id, imapSettingsOf(a, password), this.cache, {
       ...this.opts.account,
       onProgress: this.opts.onProgress,
     });

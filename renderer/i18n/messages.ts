@@ -150,6 +150,8 @@ const notices: Record<Language, Record<StartupNotice['code'], string>> = {
     AccountsFileCorrupt:
       'Your mail accounts file could not be read, so no account is set up. The unreadable file was kept for IT; add your account again.',
     MailCacheRebuilt: 'The local mail cache could not be read and is being rebuilt from the mail server.',
+    AccountPasswordUnavailable:
+      'The saved password of a mail account cannot be read here, so that account is not connected. Open the SSMAX desktop app, or enter the password again.',
   },
   ja: {
     SettingsFileCorrupt:
@@ -157,6 +159,8 @@ const notices: Record<Language, Record<StartupNotice['code'], string>> = {
     AccountsFileCorrupt:
       'メールアカウントのファイルを読み込めなかったため、アカウントが設定されていません。ファイルはIT担当者向けに保存してあります。アカウントをもう一度追加してください。',
     MailCacheRebuilt: 'ローカルのメールキャッシュを読み込めなかったため、メールサーバーから再構築しています。',
+    AccountPasswordUnavailable:
+      '保存されたメールアカウントのパスワードをここでは読み取れないため、そのアカウントは接続されていません。SSMAXデスクトップアプリを開くか、パスワードをもう一度入力してください。',
   },
 };
 

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, connectBridge, type MessagePage, type SsmaxClient, type SyncProgress } from '../../../api';
 import { startBridge } from '../../../client/bridge/server';
 import { ACCOUNTS_FILE } from '../../../client/mail/accounts';
+import { SECRETS_FILE } from '../../../client/secrets/secret-store';
 import { ServiceHost } from '../../../client/service-host';
 import { startDovecot, type DovecotHandle, type MailUser } from '../../harness/dovecot';
 import { wsSocketFactory } from '../../support/ws-socket';
@@ -109,9 +110,11 @@ describe('mail through the typed API (loopback bridge)', () => {
     });
     expect(JSON.stringify(await api.accounts.list())).not.toContain(alice.password);
     expect(await api.accounts.list()).toEqual([account]);
-    // Stored as the user gave it, for now (keychain storage is still to do), readable by the user only.
+    // The password is not in accounts.json: it is in the secret store (browser mode: secrets.json, 0600).
     expect((await stat(join(dataDir, ACCOUNTS_FILE))).mode & 0o777).toBe(0o600);
-    expect(await readFile(join(dataDir, ACCOUNTS_FILE), 'utf8')).toContain(alice.password);
+    expect(await readFile(join(dataDir, ACCOUNTS_FILE), 'utf8')).not.toContain(alice.password);
+    expect((await stat(join(dataDir, SECRETS_FILE))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(dataDir, SECRETS_FILE), 'utf8')).toContain(alice.password);
     expect((await failure(api.accounts.add({ email: alice.address, imap }))).code).toBe('Refused');
 
     const inbox = await eventually('INBOX synced through the API', async () => {
