@@ -1,53 +1,109 @@
 /**
- * `npm run demo`. The two-organisation demo world (authority, org nodes, enrolled virtual cards,
- * seeded mail, the desktop client) is issue 9 and grows as each capability lands. Until then this
- * starts the real services the product runs on, prints where they are, and says plainly what is
- * not there yet. Ctrl-C stops everything.
+ * `npm run demo [-- --reset] [--user alice|bob|carol] [--once] [--open] [--state-dir DIR]`: brings up
+ * the local two-organisation SSMAX world (demo/world.ts), then the desktop client of the chosen user:
+ * the renderer built with Vite, the service host and the loopback bridge (URL printed; Electron is
+ * not started by this script yet, see demo/README.md). `--once`: bring up, seed, check, stop.
+ * Ctrl-C stops everything cleanly.
  */
-import { startClamd } from '../test/harness/clamd';
-import { startDovecot } from '../test/harness/dovecot';
-import { startPcscd } from '../test/harness/pcsc';
-import type { ServiceHandle } from '../test/harness/process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { startBridge, type Bridge } from '../client/bridge/server';
+import { openDemoClient, type OpenedDemoClient } from '../demo/client';
+import { DEMO_USERS, startDemoWorld, type DemoUser, type DemoWorld } from '../demo/world';
 
-const started: ServiceHandle[] = [];
+const run = promisify(execFile);
+const repo = resolve(import.meta.dirname, '..');
 
-async function stopAll(): Promise<void> {
-  for (const s of started.reverse()) {
-    await s.stop().catch((err: unknown) => console.error(`stopping ${s.name}: ${String(err)}`));
-  }
+const { values } = parseArgs({
+  options: {
+    reset: { type: 'boolean', default: false },
+    once: { type: 'boolean', default: false },
+    open: { type: 'boolean', default: false },
+    user: { type: 'string', default: 'bob' },
+    'state-dir': { type: 'string', default: resolve(repo, '.ssmax-demo') },
+  },
+});
+const user = values.user as DemoUser;
+if (!DEMO_USERS.includes(user)) {
+  console.error(`demo: --user must be one of ${DEMO_USERS.join(', ')}`);
+  process.exit(2);
+}
+
+let world: DemoWorld | undefined;
+let client: OpenedDemoClient | undefined;
+let bridge: Bridge | undefined;
+let browser: ChildProcess | undefined;
+let stopping: Promise<void> | undefined;
+
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    browser?.kill('SIGTERM');
+    await bridge?.close().catch((e: unknown) => console.error(`stopping the bridge: ${String(e)}`));
+    await client?.close().catch((e: unknown) => console.error(`stopping the client: ${String(e)}`));
+    await world?.stop();
+  })();
+  return stopping;
 }
 
 async function main(): Promise<void> {
-  // Registered before any service starts, so Ctrl-C stops them cleanly instead of killing them.
-  // Ctrl-C reaches npm, tsx and this process at once, so the signal can arrive twice: keep
-  // handling it (a second default SIGINT would kill us mid-shutdown and orphan the daemons).
-  const interrupted = new Promise<void>((resolve) => {
-    process.on('SIGINT', () => resolve());
-    process.on('SIGTERM', () => resolve());
+  // Registered before anything starts. Ctrl-C reaches npm, tsx and this process at once, so the
+  // signal can arrive twice: keep handling it (a second default SIGINT would orphan the daemons).
+  const interrupted = new Promise<void>((done) => {
+    process.on('SIGINT', () => done());
+    process.on('SIGTERM', () => done());
   });
-  console.log('SSMAX demo: starting the services the product runs on…');
-  const dovecot = await startDovecot({ users: [{ address: 'alice@a.example', password: 'demo' }] });
-  started.push(dovecot);
-  const clamd = await startClamd();
-  started.push(clamd);
-  const pcscd = await startPcscd();
-  started.push(pcscd);
+  const t0 = Date.now();
+  world = await startDemoWorld({ stateDir: values['state-dir'], reset: values.reset, card: user, log: (l) => console.log(`demo: ${l}`) });
+  console.log(`demo: world up in ${((Date.now() - t0) / 1000).toFixed(1)} s (state in ${world.stateDir})`);
 
-  console.log(`
-  Dovecot  IMAP ${dovecot.imap.host}:${dovecot.imap.port}  LMTP ${dovecot.lmtp.host}:${dovecot.lmtp.port}  (user alice@a.example / demo)
-  ClamAV   clamd ${clamd.tcp.host}:${clamd.tcp.port}  (project test signatures only)
-  PC/SC    pcscd socket ${pcscd.socketPath}  reader "${pcscd.readerName}"  (vpcd at ${pcscd.vpcd.host}:${pcscd.vpcd.port})
-
-Not there yet: the SSMAX authority and org nodes, enrolled staff cards, seeded mail and the desktop
-client are being built (see the README's status). Press Ctrl-C to stop.`);
-
-  if (process.argv.includes('--once')) {
+  if (values.once) {
+    // The check: the user's client lists the seeded mail of their inbox.
+    client = await openDemoClient(world.clientFor(user), { answerPin: true });
+    const expected = world.seeded.filter((m) => m.mailbox === user).length;
+    const rows = await waitForRows(client, expected);
+    console.log(`demo: ${user}'s inbox lists ${rows} message(s); ${expected} seeded there`);
+    if (rows < expected) throw new Error(`${user}'s inbox lists ${rows} messages, ${expected} were seeded`);
     await stopAll();
     return;
   }
+
+  console.log('demo: building the renderer (vite)…');
+  await run('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--logLevel', 'warn'], { cwd: repo });
+  client = await openDemoClient(world.clientFor(user));
+  bridge = await startBridge({ host: client.host, staticDir: resolve(repo, 'dist/renderer'), log: (m) => console.error(m) });
+  const p = world.people[user];
+  console.log(`
+SSMAX demo — ${p.name} <${p.address}> (${world.orgs[p.org].name}), card PIN ${world.clientFor(user).pin}
+
+  Open:  ${bridge.url}
+
+Seeded mail:
+${world.seeded.map((m) => `  [${m.mailbox}] ${m.subject} — ${m.shows}`).join('\n')}
+
+Switch user: npm run demo -- --user alice|bob|carol     Start over: npm run demo -- --reset
+Ctrl-C stops everything.`);
+  if (values.open) {
+    const chromium = '/usr/bin/chromium';
+    if (existsSync(chromium)) browser = spawn(chromium, ['--no-sandbox', '--no-first-run', bridge.url], { stdio: 'ignore' });
+    else console.log('demo: --open: /usr/bin/chromium is not installed; open the address by hand.');
+  }
   await interrupted;
-  console.log('\nstopping…');
+  console.log('\ndemo: stopping…');
   await stopAll();
+}
+
+async function waitForRows(c: OpenedDemoClient, n: number): Promise<number> {
+  const end = Date.now() + 60_000;
+  let rows = 0;
+  while (Date.now() < end) {
+    const page = await c.host.messages.page({ folder: { accountId: c.accountId, path: 'INBOX' }, offset: 0, limit: 50 }).catch(() => undefined);
+    rows = page?.rows.length ?? 0;
+    if (rows >= n) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return rows;
 }
 
 main().catch(async (err: unknown) => {
