@@ -266,6 +266,19 @@ export type AttachmentRef = z.infer<typeof attachmentRefSchema>;
 
 const address = z.string().min(3).max(320);
 
+/** One inline file, base64 (~25 MB of bytes); the bridge carries 16 MiB per call, so the UI caps the total lower. */
+export const MAX_INLINE_ATTACHMENT_BASE64 = 34_000_000;
+export const draftAttachmentSchema = z.union([
+  z.object({ path: z.string().min(1).max(4096) }).strict(),
+  z
+    .object({
+      name: z.string().min(1).max(255),
+      contentBase64: z.string().max(MAX_INLINE_ATTACHMENT_BASE64).regex(/^[A-Za-z0-9+/]*={0,2}$/),
+    })
+    .strict(),
+]);
+export type DraftAttachment = z.infer<typeof draftAttachmentSchema>;
+
 export const draftSchema = z
   .object({
     accountId: accountIdSchema,
@@ -273,8 +286,11 @@ export const draftSchema = z
     cc: z.array(address).max(500),
     subject: z.string().max(998),
     text: z.string().max(10_000_000),
-    /** Files are read by the main process from these paths chosen in a file dialog. */
-    attachments: z.array(z.object({ path: z.string().min(1).max(4096) }).strict()).max(100),
+    /**
+     * Either a path the main process reads (a file dialog under Electron), or the file's bytes
+     * (base64) with its name, as a browser's file input / drag and drop gives them (no paths there).
+     */
+    attachments: z.array(draftAttachmentSchema).max(100),
     inReplyTo: messageRefSchema.optional(),
     /** Forward attaches the original as message/rfc822 with its chain (SPEC §4). */
     forwardOf: messageRefSchema.optional(),

@@ -81,6 +81,11 @@ export class PpapWarning extends ApiError {
 export async function readAttachments(draft: Pick<Draft, 'attachments'>, method = 'compose.send'): Promise<AttachmentFile[]> {
   const files: AttachmentFile[] = [];
   for (const a of draft.attachments) {
+    // Bytes from the UI (browser file input / drag and drop): no file to read; the name is only a name.
+    if ('contentBase64' in a) {
+      files.push({ path: basename(a.name), filename: basename(a.name), content: Buffer.from(a.contentBase64, 'base64') });
+      continue;
+    }
     try {
       files.push({ path: a.path, filename: basename(a.path), content: await readFile(a.path) });
     } catch (cause) {

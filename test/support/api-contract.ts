@@ -250,6 +250,12 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       expect(await api.compose.checkPpap({ ...draft, attachments: [{ path: zip }] })).toEqual({
         suspicious: [{ path: zip, reason: expect.stringMatching(/password-protected ZIP/) }],
       });
+      // The same bytes given inline (a browser's file input has no path): found by content too.
+      const inline = { name: 'secret.zip', contentBase64: encryptedZip().toString('base64') };
+      expect(await api.compose.checkPpap({ ...draft, attachments: [inline] })).toEqual({
+        suspicious: [{ path: 'secret.zip', reason: expect.stringMatching(/password-protected ZIP/) }],
+      });
+      expect((await rejection(api.compose.checkPpap({ ...draft, attachments: [{ name: 'x', contentBase64: '!!' }] }))).code).toBe('InvalidArguments');
       expect(await api.outbox.list()).toEqual([]);
     });
 
