@@ -1,5 +1,8 @@
 import type { AreaStrings } from './define';
 import type { ApiErrorCode, CardState, Language, RuntimeKind, StartupNotice } from '../../api';
+import { cardStrings } from '../card/strings';
+import { chainStrings } from '../chain/strings';
+import { mailStrings } from '../mail/strings';
 
 /**
  * Every string the UI shows, in English and Japanese. The English table defines the keys; the
@@ -67,7 +70,7 @@ const baseJa: Record<keyof typeof base, string> = {
 };
 
 // Each UI area's strings (renderer/<area>/strings.ts, made with defineStrings), merged here.
-const areas = [] as const;
+const areas = [chainStrings, mailStrings, cardStrings] as const;
 
 type KeysOf<A> = A extends AreaStrings<infer K> ? K : never;
 type AreaKey = KeysOf<(typeof areas)[number]>;
