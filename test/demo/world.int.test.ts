@@ -1,0 +1,125 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OpenedMessage } from '../../api';
+import { openDemoClient, type OpenedDemoClient } from '../../demo/client';
+import type { SeedKind } from '../../demo/seed';
+import { startDemoWorld, type DemoUser, type DemoWorld } from '../../demo/world';
+
+/**
+ * The demo world once end to end (issue 9 "Done means"): brought up on a fresh state dir (authority
+ * and orgs through the CLI, nodes, cards enrolled, mail seeded), every seeded message opened through
+ * the recipient's service host with their card in the reader and checked for the state it must show;
+ * then stopped and started again on the same state dir: reused, nothing seeded twice.
+ */
+let stateDir: string;
+let world: DemoWorld | undefined;
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'ssmax-demo-world-'));
+  world = await startDemoWorld({ stateDir, reset: true });
+}, 300_000);
+
+afterAll(async () => {
+  await world?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+/** Opens every message of `user`'s INBOX (card inserted, PIN answered), keyed by the protected Subject. */
+async function openInbox(user: DemoUser, expected: number): Promise<Map<string, OpenedMessage>> {
+  await world!.insertCard(user);
+  let client: OpenedDemoClient | undefined;
+  try {
+    client = await openDemoClient(world!.clientFor(user), { answerPin: true });
+    const c = client;
+    const end = Date.now() + 60_000;
+    let rows: Awaited<ReturnType<typeof c.host.messages.page>>['rows'] = [];
+    while (Date.now() < end) {
+      rows = (await c.host.messages.page({ folder: { accountId: c.accountId, path: 'INBOX' }, offset: 0, limit: 50 }).catch(() => undefined))?.rows ?? [];
+      if (rows.length >= expected) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(rows).toHaveLength(expected);
+    const opened = new Map<string, OpenedMessage>();
+    for (const row of rows) {
+      // After a restart the list comes from the client's cache before IMAP has reconnected.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const m = await c.host.messages.open(row.ref, { loadRemoteContent: false });
+          opened.set(m.headers.subject, m);
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ServerUnavailable' || attempt > 100) throw err;
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }
+    }
+    return opened;
+  } finally {
+    await client?.close();
+  }
+}
+
+const subjectOf = (kind: SeedKind, from?: string): string => {
+  const m = world!.seeded.find((s) => s.kind === kind && (from === undefined || s.from === from));
+  if (!m) throw new Error(`nothing seeded of kind ${kind}`);
+  return m.subject;
+};
+
+describe('the demo world', () => {
+  it('bob@b.example sees every seeded state: verified chains, PPAP Unsupported, EICAR Danger, external, spoof', async () => {
+    const bobSeeded = world!.seeded.filter((s) => s.mailbox === 'bob');
+    expect(bobSeeded.map((s) => s.kind).sort()).toEqual(['eicar', 'encrypted-zip', 'external', 'spoof', 'verified', 'verified'].sort());
+    const inbox = await openInbox('bob', bobSeeded.length);
+
+    for (const from of ['alice@a.example', 'carol@a.example']) {
+      const m = inbox.get(subjectOf('verified', from));
+      expect(m?.chain.reasons).toEqual([]);
+      expect(m?.chain.state).toBe('verified');
+      expect(m?.chain.links.map((l) => [l.role, l.status])).toEqual([['sender', 'valid'], ['sending-org', 'valid'], ['receiving-org', 'valid']]);
+      expect(m?.chain.links[0]).toMatchObject({ email: from, orgName: 'A Corp' });
+      expect(m?.chain.links[1]?.domains).toEqual(['a.example']);
+      expect(m?.chain.links[2]?.domains).toEqual(['b.example']);
+    }
+
+    const zip = inbox.get(subjectOf('encrypted-zip'));
+    expect(zip?.chain.state).toBe('verified');
+    const zipFile = zip?.attachments.find((a) => a.name === 'price-list.zip');
+    expect(zipFile?.verdicts.map((v) => [v.by, v.verdict])).toEqual([['sending-org', 'Unsupported'], ['receiving-org', 'Unsupported']]);
+
+    const eicar = inbox.get(subjectOf('eicar'));
+    expect(eicar?.chain.links.map((l) => l.role)).toEqual(['sender', 'sending-org', 'receiving-org']);
+    const eicarFile = eicar?.attachments.find((a) => a.name === 'invoice.com');
+    expect(eicarFile?.verdicts.map((v) => [v.by, v.verdict])).toEqual([['sending-org', 'Danger'], ['receiving-org', 'Danger']]);
+    expect(eicarFile?.savable).toBe(false);
+
+    const external = inbox.get(subjectOf('external'));
+    expect(external?.chain.state).toBe('unsigned');
+    expect(external?.chain.external).toBe(true);
+
+    const spoof = inbox.get(subjectOf('spoof'));
+    expect(spoof?.chain.state).toBe('failed');
+    expect(spoof?.chain.links[0]).toMatchObject({ role: 'sender', status: 'untrusted', email: 'alice@a.example' });
+    expect(spoof?.chain.links[0]?.reasons.map((r) => r.code)).toContain('untrusted');
+  });
+
+  it('alice@a.example (card switched in the one reader) sees carol\'s internal mail verified with one org link', async () => {
+    const inbox = await openInbox('alice', world!.seeded.filter((s) => s.mailbox === 'alice').length);
+    expect(world!.cardHolder).toBe('alice');
+    const m = inbox.get(subjectOf('verified-internal'));
+    expect(m?.chain.state).toBe('verified');
+    expect(m?.chain.links.map((l) => [l.role, l.status])).toEqual([['sender', 'valid'], ['single-org', 'valid']]);
+  });
+
+  it('a second start on the same state dir reuses everything and seeds nothing twice', async () => {
+    const seeded = world!.seeded;
+    await world!.stop();
+    world = undefined;
+    world = await startDemoWorld({ stateDir });
+    expect(world.seeded).toEqual(seeded);
+    expect(world.cardHolder).toBe('bob');
+    const inbox = await openInbox('bob', seeded.filter((s) => s.mailbox === 'bob').length);
+    expect(inbox.get(subjectOf('verified', 'alice@a.example'))?.chain.state).toBe('verified');
+  }, 180_000);
+});
