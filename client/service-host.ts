@@ -215,9 +215,11 @@ export class ServiceHost implements SsmaxClient {
           op(async () => {
             const signer = await card.openSigner();
             const decryptor = await card.openDecryptor();
-            return { signer, ownEncryptionCertificate: decryptor.certificate };
+            return { signer, ownEncryptionCertificate: decryptor.certificate, decryptor };
           }),
         ),
+      // Replies and forwards: the original's exact bytes from the mailbox (decrypted on the card in the same action).
+      fetchOriginal: (ref) => (this.opts.open?.source ?? imapMessageSource(() => this.#mail)).fetchRaw(ref),
       storeSent: async (copy, entry) => {
         const account = this.#mail.account(entry.accountId);
         if (!account) throw new Error(`account ${entry.accountId} is not running`);

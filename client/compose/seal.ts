@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { ApiError, type Draft, type PpapCheck } from '../../api';
 import { encryptContent, signData } from '../../smime/cms';
 import { checkArchiveEncryption } from '../../smime/content/ppap';
-import type { Signer } from '../../smime/keys';
+import type { EcdhDecryptor, RsaDecryptor, Signer } from '../../smime/keys';
 import {
   buildMultipartSigned,
   buildPkcs7Mime,
@@ -12,6 +12,7 @@ import {
   type AttachmentInput,
   type MessageHeaders,
 } from '../../smime/mime';
+import { forwardSubject, readOriginal, removeEncryption, replySubject, replyThreading } from './original';
 
 /**
  * Compose → sign → encrypt (SPEC §5 "Client, send", §4 first hop):
@@ -34,6 +35,8 @@ export interface SealKeys {
   signer: Signer;
   /** The sender's key-management certificate (card 9D), DER: the Sent copy is encrypted to it. */
   ownEncryptionCertificate: Uint8Array;
+  /** The card's 9D key: opens the original of a reply or forward (mailbox copies are encrypted to it). */
+  decryptor?: RsaDecryptor | EcdhDecryptor;
 }
 
 export interface SealOptions {
@@ -46,6 +49,8 @@ export interface SealOptions {
   chainCertificates?: readonly Uint8Array[];
   /** Message-ID (with angle brackets); default `<uuid@sender's domain>`. Kept stable across resubmissions. */
   messageId?: string;
+  /** The message replied to or forwarded, exactly as fetched from the mailbox (`Draft.inReplyTo` / `forwardOf`). */
+  original?: { kind: 'reply' | 'forward'; raw: Uint8Array };
 }
 
 export interface SealedMessage {
@@ -125,10 +130,20 @@ export async function composeAndSeal(
   keys: () => Promise<SealKeys>,
   opts: SealOptions,
 ): Promise<SealedMessage> {
-  if (draft.inReplyTo || draft.forwardOf)
-    throw new ApiError('NotAvailableYet', 'Replies and forwards are not built yet: send a new message.', { method: 'compose.send' });
   const ppap = await checkPpap(files);
   if (ppap.suspicious.length > 0 && draft.acknowledgedPpap !== true) throw new PpapWarning(ppap.suspicious);
+
+  const { signer, ownEncryptionCertificate, decryptor } = await keys();
+  // Reply / forward: the original without its encryption layer (the card's 9D, same card action).
+  const original = opts.original
+    ? readOriginal(await removeEncryption(opts.original.raw, decryptor, 'compose.send'), opts.original.raw, 'compose.send')
+    : undefined;
+  const subject =
+    original && opts.original?.kind === 'reply'
+      ? replySubject(draft.subject, original)
+      : original
+        ? forwardSubject(draft.subject, original)
+        : draft.subject;
 
   const now = opts.now?.() ?? new Date();
   const messageId = opts.messageId ?? newMessageId(opts.from);
@@ -136,18 +151,23 @@ export async function composeAndSeal(
     from: opts.from,
     to: draft.to,
     ...(draft.cc.length > 0 ? { cc: draft.cc } : {}),
-    subject: draft.subject,
+    subject,
     date: now,
     messageId,
+    ...(original && opts.original?.kind === 'reply' ? replyThreading(original) : {}),
   };
   const attachments: AttachmentInput[] = files.map((f) => ({ filename: f.filename, content: f.content }));
   const { entity, outerHeaders } = await buildProtectedPayload(
     headers,
-    { text: draft.text, ...(attachments.length > 0 ? { attachments } : {}) },
+    {
+      text: draft.text,
+      ...(attachments.length > 0 ? { attachments } : {}),
+      // SPEC §4: the original as message/rfc822 with its chain intact (its signed bytes, unchanged).
+      ...(original && opts.original?.kind === 'forward' ? { forwards: [{ message: original.bytes, filename: 'forwarded.eml' }] } : {}),
+    },
     'cipher',
   );
 
-  const { signer, ownEncryptionCertificate } = await keys();
   // The card's own error (removed, wrong PIN, cancelled) is what the caller must see, not the CMS wrapper.
   let cardError: unknown;
   const capturing: Signer = {
@@ -175,7 +195,7 @@ export async function composeAndSeal(
   return {
     messageId,
     envelope: { from: opts.from, to: [...draft.to, ...draft.cc] },
-    subject: draft.subject,
+    subject,
     to: [...draft.to, ...draft.cc],
     wire: seal(opts.orgEncryptionCertificate),
     sentCopy: seal(ownEncryptionCertificate),

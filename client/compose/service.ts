@@ -1,4 +1,4 @@
-import { ApiError, type Draft, type OutboxEntry, type PpapCheck, type SendReceipt } from '../../api';
+import { ApiError, type Draft, type MessageRef, type OutboxEntry, type PpapCheck, type SendReceipt } from '../../api';
 import { Outbox, type OutboxOptions, type SentStore } from './outbox';
 import { checkPpap, composeAndSeal, readAttachments, type SealKeys } from './seal';
 import { smtpSubmitter, type SmtpSubmission } from './smtp';
@@ -40,6 +40,8 @@ export interface ComposeDeps {
    * CardUnavailable).
    */
   withCard<T>(description: string, op: (keys: () => Promise<SealKeys>) => Promise<T>): Promise<T>;
+  /** The exact bytes of a message in the mailbox (IMAP), for replies and forwards; `undefined` when the UID is gone. */
+  fetchOriginal?: (ref: MessageRef) => Promise<Uint8Array | undefined>;
   /** Stores the Sent copy (IMAP APPEND); absent: the Sent copy is not stored. */
   storeSent?: SentStore;
   onChanged?: (entries: OutboxEntry[]) => void;
@@ -99,6 +101,7 @@ export class ComposeService {
     const account = await this.deps.account(draft.accountId);
     const org = await this.deps.org();
     const files = await readAttachments(draft);
+    const original = await this.original(draft);
     const recipients = [...draft.to, ...draft.cc];
     const description = `Sign the mail to ${recipients.slice(0, 3).join(', ')}${recipients.length > 3 ? ', …' : ''}`;
     const sealed = await this.deps.withCard(description, (keys) =>
@@ -106,6 +109,7 @@ export class ComposeService {
         from: account.email,
         orgEncryptionCertificate: org.encryptionCertificate,
         ...(org.chainCertificates ? { chainCertificates: org.chainCertificates } : {}),
+        ...(original ? { original } : {}),
         ...(this.deps.now ? { now: this.deps.now } : {}),
       }),
     );
@@ -116,6 +120,20 @@ export class ComposeService {
       throw new ApiError('StorageFailed', `The message could not be saved in the outbox: ${(cause as Error).message}. It was not sent; the draft is kept.`, { method: 'compose.send', cause });
     }
     return { outboxId: entry.id, state: entry.state };
+  }
+
+  /** The message a reply or forward refers to, fetched before the card is asked (a missing one costs no PIN). */
+  private async original(draft: Draft): Promise<{ kind: 'reply' | 'forward'; raw: Uint8Array } | undefined> {
+    if (draft.inReplyTo && draft.forwardOf)
+      throw new ApiError('InvalidArguments', 'A draft is either a reply or a forward, not both.', { method: 'compose.send' });
+    const ref = draft.inReplyTo ?? draft.forwardOf;
+    if (!ref) return undefined;
+    if (!this.deps.fetchOriginal)
+      throw new ApiError('Refused', 'Replies and forwards need the mailbox, which this client has not connected.', { method: 'compose.send' });
+    const raw = await this.deps.fetchOriginal(ref);
+    if (raw === undefined)
+      throw new ApiError('NotFound', `The original message (UID ${ref.uid} in ${ref.path}) is no longer there; the draft is kept.`, { method: 'compose.send' });
+    return { kind: draft.inReplyTo ? 'reply' : 'forward', raw };
   }
 
   list(): OutboxEntry[] {

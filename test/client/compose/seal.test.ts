@@ -7,7 +7,7 @@ import { checkPpap, composeAndSeal, PpapWarning, readAttachments, type SealKeys 
 import { decryptContent } from '../../../smime/cms';
 import { verifyMessage } from '../../../smime/chain';
 import { analyzeSmime, extractProtectedHeaders, parseMessage } from '../../../smime/mime';
-import { buildWorld, caDer, decryptorOf, signerOf, type World } from '../../smime/chain/world';
+import { T, buildMail, buildWorld, caDer, decryptorOf, headersFor, receivingOrg, sendingOrg, signerOf, type World } from '../../smime/chain/world';
 import { buildZip, SEVENZIP_ENCODED_AES_HEADER, sevenZipBytes } from '../../org-node/inspection/fixtures';
 
 let world: World;
@@ -74,6 +74,68 @@ describe('composeAndSeal', () => {
       ownEncryptionCertificate: world.a.employee.keyManagement.der,
     });
     await expect(composeAndSeal(draft(), [], failing, { from: world.a.employee.email, orgEncryptionCertificate: world.a.encryption.der })).rejects.toThrow('card removed');
+  });
+});
+
+describe('replies and forwards (the original as the mailbox holds it: encrypted to the own 9D)', () => {
+  /** Taro (b.example) → Hanako (a.example), chain ① ② ③, re-encrypted by A's node to Hanako's 9D. */
+  async function received(extra: { references?: string; subject?: string } = {}) {
+    const headers = { ...headersFor(world.b.employee.email, world.a.employee.email, extra.subject ?? '見積書の送付について'), ...(extra.references ? { references: extra.references } : {}) };
+    const mail = await buildMail({ headers, signer: signerOf(world.b.employee.signature), signerCaDer: caDer(world.b), links: [sendingOrg(world.b), receivingOrg(world.a, world.a.employee.email)], encryptTo: world.a.employee.keyManagement.der });
+    return { raw: mail.wire, messageId: headers.messageId };
+  }
+  const withCard = async (): Promise<SealKeys> => ({ ...(await keysOf(world)()), decryptor: decryptorOf(world.a.employee.keyManagement) as SealKeys['decryptor'] });
+  const protectedOf = async (wire: Buffer) => {
+    const layer = analyzeSmime(parseMessage(wire).root).layers[0];
+    if (!layer || layer.kind !== 'pkcs7-mime') throw new Error('no pkcs7 layer');
+    const inner = parseMessage(Buffer.from((await decryptContent(layer.der(), decryptorOf(world.a.encryption))).content)).root;
+    return extractProtectedHeaders(inner.children[0]!, { encrypted: true })!.headers;
+  };
+
+  it('reply: In-Reply-To = the original Message-ID, References = its References + Message-ID (protected), "Re: " once', async () => {
+    const orig = await received({ references: '<root@b.example> <mid@b.example>' });
+    const opts = { from: world.a.employee.email, orgEncryptionCertificate: world.a.encryption.der, now: () => at, original: { kind: 'reply' as const, raw: orig.raw } };
+    const sealed = await composeAndSeal(draft({ to: [world.b.employee.email], cc: [], subject: '' }), [], withCard, opts);
+    const h = await protectedOf(sealed.wire);
+    expect(h.get('in-reply-to')).toBe(orig.messageId);
+    expect(h.get('references')?.replace(/\s+/g, ' ')).toBe(`<root@b.example> <mid@b.example> ${orig.messageId}`);
+    expect(h.getDecoded('subject')).toBe('Re: 見積書の送付について');
+    expect(sealed.subject).toBe('Re: 見積書の送付について');
+    // Already "Re:" (any case, or the UI's own edit) → not doubled; the UI's subject is kept.
+    const again = await composeAndSeal(draft({ to: [world.b.employee.email], cc: [], subject: 'RE: 見積書の送付について' }), [], withCard, opts);
+    expect((await protectedOf(again.wire)).getDecoded('subject')).toBe('RE: 見積書の送付について');
+    const edited = await composeAndSeal(draft({ to: [world.b.employee.email], cc: [], subject: '日程' }), [], withCard, opts);
+    expect((await protectedOf(edited.wire)).getDecoded('subject')).toBe('Re: 日程');
+  });
+
+  it('reply to an original without the card key → Refused, nothing sealed', async () => {
+    const orig = await received();
+    await expect(composeAndSeal(draft(), [], keysOf(world), { from: world.a.employee.email, orgEncryptionCertificate: world.a.encryption.der, original: { kind: 'reply', raw: orig.raw } })).rejects.toMatchObject({ code: 'Refused' });
+  });
+
+  it('forward: the decrypted original (its chain ① ② ③ intact) as message/rfc822 inside the signed forward; "Fwd: "; the inner chain verifies', async () => {
+    const orig = await received();
+    const sealed = await composeAndSeal(draft({ to: ['ichiro@a.example'], cc: [], subject: '', text: 'FYI\n' }), [], withCard, {
+      from: world.a.employee.email,
+      orgEncryptionCertificate: world.a.encryption.der,
+      chainCertificates: [caDer(world.a)],
+      now: () => at,
+      original: { kind: 'forward', raw: orig.raw },
+    });
+    const h = await protectedOf(sealed.wire);
+    expect(h.getDecoded('subject')).toBe('Fwd: 見積書の送付について');
+    expect(h.get('in-reply-to')).toBeUndefined();
+    const v = await verifyMessage(sealed.wire, { trustAnchors: [world.rootPem], decryptors: [decryptorOf(world.a.encryption)], at: T.at, ownOrgDomains: ['a.example'] });
+    expect(v.links.map((l) => [l.role, l.status])).toEqual([['forwarder', 'valid']]);
+    expect(v.forwards).toHaveLength(1);
+    const inner = v.forwards[0]!;
+    expect(inner.reasons).toEqual([]);
+    expect(inner.state).toBe('verified');
+    expect(inner.links.map((l) => [l.role, l.email ?? l.domains.join()])).toEqual([
+      ['sender', world.b.employee.email],
+      ['sending-org', 'b.example'],
+      ['receiving-org', 'a.example'],
+    ]);
   });
 });
 
