@@ -76,7 +76,7 @@ function mgmtAlgorithmFor(key: Uint8Array): ManagementKeyAlgorithm {
   return key.length === 32 ? 'aes256' : key.length === 16 ? 'aes128' : 'aes192';
 }
 
-async function askPin(given: string | undefined, what = 'PIN'): Promise<string> {
+export async function askPin(given: string | undefined, what = 'PIN'): Promise<string> {
   if (given) return given;
   if (process.env.SSMAX_CARD_PIN) return process.env.SSMAX_CARD_PIN;
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY });
@@ -99,7 +99,7 @@ function pem(der: Uint8Array, label: string): string {
 }
 
 /** Starts a watcher, finds the card, runs `work`, and always stops the watcher. */
-async function withCard<T>(
+export async function withCard<T>(
   reader: string | undefined,
   work: (watcher: CardWatcher, readerName: string) => Promise<T>,
 ): Promise<T> {
@@ -118,7 +118,7 @@ async function withCard<T>(
 }
 
 /** Card errors become one line and exit 1; the wrong-PIN line is the one IT scripts look for. */
-function explain(thrown: unknown): never {
+export function explain(thrown: unknown): never {
   // The S/MIME core wraps key errors (SigningError with the card error as cause): find the card's.
   let err = thrown;
   for (let e: unknown = thrown; e instanceof Error; e = e.cause) {

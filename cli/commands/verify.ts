@@ -4,13 +4,18 @@ import { parseArgs } from 'node:util';
 import { derBlocks, readCertInfos, verifyMessage, type ChainLink, type MessageVerification } from '../../smime/chain';
 import { SmimeError } from '../../smime/errors';
 import { softwareDecryptor, type Decryptor } from '../../smime/keys';
+import { openCardDecryptor } from '../../native/piv/card-keys';
+import { PinCache } from '../../native/piv/pin-cache';
 import { CliError, ExitCode, UsageError, type CommandGroup } from '../command';
+import { askPin, explain, withCard } from './card';
 
 const usage = `usage: ssmax verify <file.eml> --trust <anchor.pem>... [options]
 
   --trust <pem>        trust anchor (SSMAX root, or any CA for ordinary S/MIME); repeatable, required
   --key <pkcs8.pem>    private key to decrypt with, paired in order with --cert; repeatable
   --cert <cert.pem>    the certificate of that key (9D, org encryption cert …)
+  --card               decrypt with the staff card's key-management key (9D) through PC/SC
+                       (PIN: SSMAX_CARD_PIN, else asked on the terminal); --reader <name> picks the reader
   --crl <crl>          CRL (PEM or DER) of an org CA or the root; repeatable
   --at <ISO time>      evaluation time (default: now)
   --own-domain <d>     your organisation's mail domain (③ must be made by it); repeatable
@@ -116,6 +121,8 @@ async function run(args: string[]): Promise<ExitCode> {
         'own-ca': { type: 'string' },
         recipient: { type: 'string' },
         json: { type: 'boolean' },
+        card: { type: 'boolean' },
+        reader: { type: 'string' },
       },
     });
   } catch (err) {
@@ -160,15 +167,20 @@ async function run(args: string[]): Promise<ExitCode> {
   if (values['own-ca'] !== undefined && (!ownCa || readCertInfos([ownCa]).length === 0)) throw new CliError(`${values['own-ca']} holds no readable certificate`, ExitCode.usage);
   const raw = await readInput(file, 'message');
 
-  const result = await verifyMessage(new Uint8Array(raw), {
-    trustAnchors: anchors,
-    decryptors,
-    crls,
-    ...(at ? { at } : {}),
-    ...(values['own-domain']?.length ? { ownOrgDomains: values['own-domain'] } : {}),
-    ...(ownCa ? { ownOrgCa: ownCa } : {}),
-    ...(values.recipient ? { recipient: values.recipient } : {}),
-  });
+  const verify = (extra: readonly Decryptor[]): Promise<MessageVerification> =>
+    verifyMessage(new Uint8Array(raw), {
+      trustAnchors: anchors,
+      decryptors: [...decryptors, ...extra],
+      crls,
+      ...(at ? { at } : {}),
+      ...(values['own-domain']?.length ? { ownOrgDomains: values['own-domain'] } : {}),
+      ...(ownCa ? { ownOrgCa: ownCa } : {}),
+      ...(values.recipient ? { recipient: values.recipient } : {}),
+    });
+  // With --card the 9D key on the card decrypts (one PIN entry, never retried); the card stays in use only while verifying.
+  const result = values.card
+    ? await withCard(values.reader, async (watcher, reader) => verify([await openCardDecryptor({ watcher, reader, pinCache: new PinCache({ ttlMs: 0 }), pinPrompt: async () => askPin(undefined) })])).catch(explain)
+    : await verify([]);
   const ok = result.state === 'verified' || result.state === 'signed';
   if (values.json) {
     console.log(JSON.stringify(toJson(result), null, 2));

@@ -65,6 +65,11 @@ export interface DovecotHandle extends ServiceHandle {
    * the same mail, for reconnect tests. `downMs` keeps it down that long in between.
    */
   restart(opts?: { downMs?: number }): Promise<void>;
+  /**
+   * kill -9 of every process of the instance at once (master, lmtp, imap, auth …: a crash, nothing
+   * is flushed), then the same instance again on the same ports and maildirs after `downMs`.
+   */
+  crash(opts?: { downMs?: number }): Promise<void>;
 }
 
 /** Special-use mailboxes every user gets, created and subscribed on first access. */
@@ -324,6 +329,20 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
       }
       await stopInstance();
       if (restartOpts?.downMs) await new Promise((r) => setTimeout(r, restartOpts.downMs));
+      started = new Daemon({ name: SERVICE, command: 'dovecot', args: ['-c', configFile, '-F'], logFile, cwd: dir });
+      await waitForListening(imap!, started);
+      await waitForListening(lmtp!, started);
+    },
+    async crash(crashOpts?: { downMs?: number }) {
+      for (const pid of instanceProcesses(instance, configFile)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await stopInstance();
+      if (crashOpts?.downMs) await new Promise((r) => setTimeout(r, crashOpts.downMs));
       started = new Daemon({ name: SERVICE, command: 'dovecot', args: ['-c', configFile, '-F'], logFile, cwd: dir });
       await waitForListening(imap!, started);
       await waitForListening(lmtp!, started);
