@@ -2,6 +2,9 @@ import type { AreaStrings } from './define';
 import type { ApiErrorCode, CardState, Language, RuntimeKind, StartupNotice } from '../../api';
 import { cardStrings } from '../card/strings';
 import { chainStrings } from '../chain/strings';
+import { composeStrings } from '../compose/strings';
+import { enrollmentStrings } from '../enrollment/strings';
+import { firstLaunchStrings } from '../first-launch/strings';
 import { mailStrings } from '../mail/strings';
 
 /**
@@ -70,7 +73,7 @@ const baseJa: Record<keyof typeof base, string> = {
 };
 
 // Each UI area's strings (renderer/<area>/strings.ts, made with defineStrings), merged here.
-const areas = [chainStrings, mailStrings, cardStrings] as const;
+const areas = [chainStrings, mailStrings, cardStrings, composeStrings, firstLaunchStrings, enrollmentStrings] as const;
 
 type KeysOf<A> = A extends AreaStrings<infer K> ? K : never;
 type AreaKey = KeysOf<(typeof areas)[number]>;
