@@ -1,10 +1,13 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BrowserWindow, app, dialog, ipcMain, protocol, session } from 'electron';
+import { BrowserWindow, app, dialog, ipcMain, protocol, safeStorage, session } from 'electron';
 import { ServiceHost } from '../client/service-host';
 import { utilityProcessLauncher } from './card-service';
 import { forwardEvents, registerIpcHandlers } from './ipc';
+import { openDesktopSecretStore } from './secrets';
+import { launchSettings } from './launch';
 import { APP_ENTRY, APP_SCHEME, isTrustedIpcEvent, serveRendererFile } from './security';
+import { mainWindowOptions } from './window';
 
 /**
  * The Electron main process: one window, hardened per Electron's security checklist, hosting the
@@ -16,6 +19,15 @@ import { APP_ENTRY, APP_SCHEME, isTrustedIpcEvent, serveRendererFile } from './s
 const here = dirname(fileURLToPath(import.meta.url));
 const RENDERER_DIR = join(here, '..', 'renderer');
 const PRELOAD = join(here, 'preload.cjs');
+
+// `npm start -- --data-dir … --provisioning …` (scripts/start.ts) and IT's packaged defaults (electron/launch.ts).
+const launch = launchSettings({
+  env: process.env,
+  packaged: app.isPackaged,
+  resourcesPath: process.resourcesPath,
+  appRoot: join(here, '..', '..'),
+});
+if (launch.dataDir) app.setPath('userData', launch.dataDir);
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true } }]);
 // Every renderer sandboxed, whatever a future window forgets to set.
@@ -49,12 +61,20 @@ if (!app.requestSingleInstanceLock()) {
 }
 
 async function start(): Promise<void> {
+  const dataDir = app.getPath('userData');
   const host = await ServiceHost.open({
-    dataDir: app.getPath('userData'),
+    dataDir,
     runtime: 'electron',
     defaultLanguage: app.getLocale().toLowerCase().startsWith('ja') ? 'ja' : 'en',
     version: app.getVersion(),
     versions: { electron: process.versions.electron, chrome: process.versions.chrome },
+    // Account passwords encrypted by the OS keychain (safeStorage), never in accounts.json.
+    secrets: await openDesktopSecretStore(dataDir, safeStorage),
+    // The SSMAX root shipped beside the app (resources/trust/, replaceable by IT) and IT's provisioning file.
+    firstLaunch: {
+      trustAnchorFile: launch.trustAnchorFile,
+      ...(launch.provisioningFile ? { provisioningFile: launch.provisioningFile } : {}),
+    },
     // PC/SC runs in a utility process, never in this one (native/card-service).
     card: { launcher: utilityProcessLauncher(join(here, 'card-service.js')) },
     // Attachments are saved where the user says, through the OS save dialog (Danger never gets here).
@@ -84,22 +104,7 @@ async function start(): Promise<void> {
 }
 
 function createWindow(host: ServiceHost): void {
-  const win = new BrowserWindow({
-    width: 1280,
-    height: 800,
-    show: false,
-    webPreferences: {
-      preload: PRELOAD,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-    },
-  });
+  const win = new BrowserWindow(mainWindowOptions({ preload: PRELOAD, packaged: app.isPackaged }));
   const id = win.webContents.id;
   windowIds.add(id);
   const stopEvents = forwardEvents(host, (channel, payload) => {
