@@ -4,7 +4,8 @@ import { I18nProvider, useI18n } from './i18n/i18n';
 import type { Runtime } from './runtime/runtime';
 import { MissingToken, startRuntime } from './runtime/runtime';
 import { Header, type View } from './shell/Header';
-import { MailView } from './shell/MailView';
+import { PinDialog } from './card/PinDialog';
+import { MailView } from './mail/MailView';
 import { SettingsView } from './shell/SettingsView';
 
 type Boot =
@@ -91,6 +92,7 @@ function Shell({ runtime, info, lost }: { runtime: Runtime; info: AppInfo; lost:
       ) : (
         <SettingsView client={runtime.client} info={info} />
       )}
+      <PinDialog client={runtime.client} />
     </div>
   );
 }

@@ -1,5 +1,6 @@
 import { useCallback, type ReactNode } from 'react';
 import type { Account, CardStatus, SsmaxClient } from '../../api';
+import { useCardStatus } from '../card/use-card-status';
 import { useI18n } from '../i18n/i18n';
 import { useCall, type CallState } from './use-call';
 
@@ -17,7 +18,8 @@ export function Header({
 }): ReactNode {
   const { t } = useI18n();
   const accounts = useCall(useCallback(() => client.accounts.list(), [client]));
-  const card = useCall(useCallback(() => client.card.status(), [client]));
+  // Follows card.changed: insert, remove, locked/blocked show at once.
+  const card = useCardStatus(client);
   return (
     <header className="app-header">
       <div className="brand">
