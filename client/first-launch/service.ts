@@ -169,6 +169,16 @@ export class FirstLaunchService {
     }
     if (roots.length === 0)
       throw new FirstLaunchError('no-trust-anchor', `No SSMAX root certificate is configured (${String(file)}); ask IT for the root or a provisioning file.`);
+    // A damaged file, or an org CA put there instead of the authority's root, is not a trust anchor.
+    const isRoot = (der: Uint8Array): boolean => {
+      try {
+        return readCertInfo(der).ssmaxRole === 'ssmax-root';
+      } catch {
+        return false;
+      }
+    };
+    if (!roots.every(isRoot))
+      throw new FirstLaunchError('no-trust-anchor', `${String(file)} does not hold an SSMAX root certificate; ask IT for the root or a provisioning file.`);
     return roots;
   }
 
