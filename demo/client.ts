@@ -14,7 +14,10 @@ export interface OpenedDemoClient {
   close(): Promise<void>;
 }
 
-export async function openDemoClient(c: DemoClient, opts: { answerPin?: boolean } = {}): Promise<OpenedDemoClient> {
+export async function openDemoClient(
+  c: DemoClient,
+  opts: { answerPin?: boolean } = {},
+): Promise<OpenedDemoClient> {
   const host = await ServiceHost.open(c.hostOptions);
   try {
     const status = await host.org.status();
@@ -23,8 +26,17 @@ export async function openDemoClient(c: DemoClient, opts: { answerPin?: boolean 
       await host.accounts.confirm(found.id);
     }
     let account = (await host.accounts.list()).find((a) => a.email === c.person.address && a.id !== 'org');
-    account ??= await host.accounts.add({ email: c.person.address, displayName: c.person.name, imap: c.imap });
-    const unsubscribe = opts.answerPin ? host.events.on('pin.requested', (req) => void host.pin.answer(req.requestId, c.pin).catch(() => undefined)) : () => undefined;
+    account ??= await host.accounts.add({
+      email: c.person.address,
+      displayName: c.person.name,
+      imap: c.imap,
+    });
+    const unsubscribe = opts.answerPin
+      ? host.events.on(
+          'pin.requested',
+          (req) => void host.pin.answer(req.requestId, c.pin).catch(() => undefined),
+        )
+      : () => undefined;
     return {
       host,
       accountId: account.id,

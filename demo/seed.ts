@@ -42,11 +42,16 @@ interface SeedContext {
 
 function mailCount(maildir: string): number {
   let n = 0;
-  for (const sub of ['new', 'cur']) if (existsSync(join(maildir, sub))) n += readdirSync(join(maildir, sub)).length;
+  for (const sub of ['new', 'cur'])
+    if (existsSync(join(maildir, sub))) n += readdirSync(join(maildir, sub)).length;
   return n;
 }
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, limitMs = 90_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  limitMs = 90_000,
+): Promise<T> {
   const end = Date.now() + limitMs;
   for (;;) {
     const v = await fn();
@@ -62,7 +67,8 @@ async function send(client: OpenedDemoClient, draft: Omit<Draft, 'accountId' | '
   await until(`the outbox to hand "${draft.subject}" to the org node`, async () => {
     const entries = await client.host.outbox.list();
     const failed = entries.find((e) => e.state === 'failed');
-    if (failed) throw new Error(`demo seeding: "${failed.subject}" failed: ${failed.lastError ?? 'no reason'}`);
+    if (failed)
+      throw new Error(`demo seeding: "${failed.subject}" failed: ${failed.lastError ?? 'no reason'}`);
     return entries.length === 0 ? true : undefined;
   });
 }
@@ -70,7 +76,9 @@ async function send(client: OpenedDemoClient, draft: Omit<Draft, 'accountId' | '
 /** Waits for a copy held by the node's inspection and releases it, as the org's administrator would. */
 async function releaseHeld(org: DemoOrg): Promise<string> {
   const held = join(org.spoolDir, 'held');
-  const id = await until(`a held message at ${org.name}`, async () => (await readdir(held).catch(() => [])).find((f) => !f.endsWith('.reason')));
+  const id = await until(`a held message at ${org.name}`, async () =>
+    (await readdir(held).catch(() => [])).find((f) => !f.endsWith('.reason')),
+  );
   const spool = await Spool.open(org.spoolDir);
   const reason = (await spool.heldEntries()).find((e) => e.id === id)?.reason ?? '';
   await spool.release(id);
@@ -93,27 +101,66 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
   const alice = await openDemoClient(ctx.clientFor('alice'), { answerPin: true });
   try {
     const s1 = 'Quarterly figures for the joint project';
-    await send(alice, { to: ['bob@b.example'], subject: s1, text: 'Hello Bob,\n\nthe figures for the quarter are below; see you on Thursday.\n\nAlice', attachments: [] });
-    seeded.push({ kind: 'verified', subject: s1, from: 'alice@a.example', mailbox: 'bob', shows: 'verified: Alice → A Corp → B Corp' });
+    await send(alice, {
+      to: ['bob@b.example'],
+      subject: s1,
+      text: 'Hello Bob,\n\nthe figures for the quarter are below; see you on Thursday.\n\nAlice',
+      attachments: [],
+    });
+    seeded.push({
+      kind: 'verified',
+      subject: s1,
+      from: 'alice@a.example',
+      mailbox: 'bob',
+      shows: 'verified: Alice → A Corp → B Corp',
+    });
     await inBob(base + 1, 'the verified message in bob@b.example');
 
     const zipDir = join(files, 'zip');
     await mkdir(zipDir, { recursive: true });
     await writeFile(join(zipDir, 'price-list.txt'), 'Price list (confidential)\n');
     const zip = join(files, 'price-list.zip');
-    if (!existsSync(zip)) await run('zip', ['-q', '-j', '-P', 'demo-password', zip, join(zipDir, 'price-list.txt')]);
+    if (!existsSync(zip))
+      await run('zip', ['-q', '-j', '-P', 'demo-password', zip, join(zipDir, 'price-list.txt')]);
     const s2 = 'Price list (password to follow)';
-    await send(alice, { to: ['bob@b.example'], subject: s2, text: 'The price list is attached; I will send the password separately.', attachments: [{ path: zip }], acknowledgedPpap: true });
-    seeded.push({ kind: 'encrypted-zip', subject: s2, from: 'alice@a.example', mailbox: 'bob', shows: 'verified chain; price-list.zip Unsupported (password-protected archive, PPAP)' });
+    await send(alice, {
+      to: ['bob@b.example'],
+      subject: s2,
+      text: 'The price list is attached; I will send the password separately.',
+      attachments: [{ path: zip }],
+      acknowledgedPpap: true,
+    });
+    seeded.push({
+      kind: 'encrypted-zip',
+      subject: s2,
+      from: 'alice@a.example',
+      mailbox: 'bob',
+      shows: 'verified chain; price-list.zip Unsupported (password-protected archive, PPAP)',
+    });
     await inBob(base + 2, 'the encrypted ZIP message in bob@b.example');
 
     const eicar = join(files, 'invoice.com');
     await writeFile(eicar, eicarTestFile());
     const s3 = 'Invoice (contains the EICAR test file)';
-    await send(alice, { to: ['bob@b.example'], subject: s3, text: 'The attachment is the harmless EICAR anti-virus test file.', attachments: [{ path: eicar }] });
-    ctx.log(`  A Corp held it: ${(await releaseHeld(ctx.orgs.a)).split('\n')[0]} — released by the demo admin`);
-    ctx.log(`  B Corp held it: ${(await releaseHeld(ctx.orgs.b)).split('\n')[0]} — released by the demo admin`);
-    seeded.push({ kind: 'eicar', subject: s3, from: 'alice@a.example', mailbox: 'bob', shows: 'verified chain; invoice.com Danger (EICAR), held by both orgs and released by their admins' });
+    await send(alice, {
+      to: ['bob@b.example'],
+      subject: s3,
+      text: 'The attachment is the harmless EICAR anti-virus test file.',
+      attachments: [{ path: eicar }],
+    });
+    ctx.log(
+      `  A Corp held it: ${(await releaseHeld(ctx.orgs.a)).split('\n')[0]} — released by the demo admin`,
+    );
+    ctx.log(
+      `  B Corp held it: ${(await releaseHeld(ctx.orgs.b)).split('\n')[0]} — released by the demo admin`,
+    );
+    seeded.push({
+      kind: 'eicar',
+      subject: s3,
+      from: 'alice@a.example',
+      mailbox: 'bob',
+      shows: 'verified chain; invoice.com Danger (EICAR), held by both orgs and released by their admins',
+    });
     await inBob(base + 3, 'the EICAR message in bob@b.example');
   } finally {
     await alice.close();
@@ -124,21 +171,51 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
   const carol = await openDemoClient(ctx.clientFor('carol'), { answerPin: true });
   try {
     const s4 = 'Meeting notes';
-    await send(carol, { to: ['bob@b.example'], subject: s4, text: 'Hi Bob,\n\nthe notes of today\'s meeting.\n\nCarol', attachments: [] });
-    seeded.push({ kind: 'verified', subject: s4, from: 'carol@a.example', mailbox: 'bob', shows: 'verified: Carol → A Corp → B Corp' });
-    await inBob(base + 4, 'carol\'s message in bob@b.example');
+    await send(carol, {
+      to: ['bob@b.example'],
+      subject: s4,
+      text: "Hi Bob,\n\nthe notes of today's meeting.\n\nCarol",
+      attachments: [],
+    });
+    seeded.push({
+      kind: 'verified',
+      subject: s4,
+      from: 'carol@a.example',
+      mailbox: 'bob',
+      shows: 'verified: Carol → A Corp → B Corp',
+    });
+    await inBob(base + 4, "carol's message in bob@b.example");
     const aliceBefore = mailCount(aliceBox);
     const s5 = 'Lunch on Friday?';
-    await send(carol, { to: ['alice@a.example'], subject: s5, text: 'Alice, lunch on Friday?', attachments: [] });
-    seeded.push({ kind: 'verified-internal', subject: s5, from: 'carol@a.example', mailbox: 'alice', shows: 'verified inside A Corp: Carol → A Corp (one hop)' });
-    await until('carol\'s internal message in alice@a.example', () => (mailCount(aliceBox) > aliceBefore ? true : undefined));
+    await send(carol, {
+      to: ['alice@a.example'],
+      subject: s5,
+      text: 'Alice, lunch on Friday?',
+      attachments: [],
+    });
+    seeded.push({
+      kind: 'verified-internal',
+      subject: s5,
+      from: 'carol@a.example',
+      mailbox: 'alice',
+      shows: 'verified inside A Corp: Carol → A Corp (one hop)',
+    });
+    await until("carol's internal message in alice@a.example", () =>
+      mailCount(aliceBox) > aliceBefore ? true : undefined,
+    );
   } finally {
     await carol.close();
   }
 
   // Mail from outside SSMAX, straight to node B's inbound port: delivered marked external.
   const s6 = 'Special offer for B Corp';
-  const external = nodemailer.createTransport({ host: ctx.orgs.b.inbound.host, port: ctx.orgs.b.inbound.port, secure: false, ignoreTLS: true, name: 'mx.partner.example' });
+  const external = nodemailer.createTransport({
+    host: ctx.orgs.b.inbound.host,
+    port: ctx.orgs.b.inbound.port,
+    secure: false,
+    ignoreTLS: true,
+    name: 'mx.partner.example',
+  });
   try {
     await external.sendMail({
       envelope: { from: 'sales@partner.example', to: ['bob@b.example'] },
@@ -147,7 +224,13 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
   } finally {
     external.close();
   }
-  seeded.push({ kind: 'external', subject: s6, from: 'sales@partner.example', mailbox: 'bob', shows: 'unsigned, external (outside SSMAX), with SPF/DKIM/DMARC results' });
+  seeded.push({
+    kind: 'external',
+    subject: s6,
+    from: 'sales@partner.example',
+    mailbox: 'bob',
+    shows: 'unsigned, external (outside SSMAX), with SPF/DKIM/DMARC results',
+  });
   await inBob(base + 5, 'the external message in bob@b.example');
 
   // A spoof: "Alice" with an S/MIME certificate the attacker made (not under the SSMAX root),
@@ -155,17 +238,72 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
   const s7 = 'URGENT: change of bank account';
   const key = join(files, 'spoof.key');
   const cert = join(files, 'spoof.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365', '-subj', '/CN=Alice Arai/O=A Corp', '-addext', 'subjectAltName=email:alice@a.example', '-addext', 'keyUsage=digitalSignature', '-addext', 'extendedKeyUsage=emailProtection', '-keyout', key, '-out', cert]);
-  await writeFile(join(files, 'spoof.txt'), 'Bob, please pay the invoice to our new bank account today.\r\nAlice\r\n');
-  const { stdout: signed } = await run('openssl', ['cms', '-sign', '-signer', cert, '-inkey', key, '-in', join(files, 'spoof.txt'), '-text', '-md', 'sha256', '-from', 'Alice Arai <alice@a.example>', '-to', 'bob@b.example', '-subject', s7]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '365',
+    '-subj',
+    '/CN=Alice Arai/O=A Corp',
+    '-addext',
+    'subjectAltName=email:alice@a.example',
+    '-addext',
+    'keyUsage=digitalSignature',
+    '-addext',
+    'extendedKeyUsage=emailProtection',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  await writeFile(
+    join(files, 'spoof.txt'),
+    'Bob, please pay the invoice to our new bank account today.\r\nAlice\r\n',
+  );
+  const { stdout: signed } = await run('openssl', [
+    'cms',
+    '-sign',
+    '-signer',
+    cert,
+    '-inkey',
+    key,
+    '-in',
+    join(files, 'spoof.txt'),
+    '-text',
+    '-md',
+    'sha256',
+    '-from',
+    'Alice Arai <alice@a.example>',
+    '-to',
+    'bob@b.example',
+    '-subject',
+    s7,
+  ]);
   const raw = `Date: ${new Date().toUTCString()}\r\nMessage-ID: <spoof-${Date.now()}@a.example>\r\n${signed.replace(/\r?\n/g, '\r\n')}`;
-  const lmtp = nodemailer.createTransport({ host: ctx.orgs.b.lmtp.host, port: ctx.orgs.b.lmtp.port, lmtp: true, secure: false, ignoreTLS: true });
+  const lmtp = nodemailer.createTransport({
+    host: ctx.orgs.b.lmtp.host,
+    port: ctx.orgs.b.lmtp.port,
+    lmtp: true,
+    secure: false,
+    ignoreTLS: true,
+  });
   try {
     await lmtp.sendMail({ envelope: { from: 'alice@a.example', to: ['bob@b.example'] }, raw });
   } finally {
     lmtp.close();
   }
-  seeded.push({ kind: 'spoof', subject: s7, from: 'alice@a.example', mailbox: 'bob', shows: 'failed: the signature does not chain to the SSMAX root (a spoof)' });
+  seeded.push({
+    kind: 'spoof',
+    subject: s7,
+    from: 'alice@a.example',
+    mailbox: 'bob',
+    shows: 'failed: the signature does not chain to the SSMAX root (a spoof)',
+  });
   await inBob(base + 6, 'the spoof in bob@b.example');
   return seeded;
 }

@@ -56,9 +56,30 @@ export interface DemoOrg {
 }
 
 export const DEMO_PEOPLE: Record<DemoUser, DemoPerson> = {
-  alice: { user: 'alice', address: 'alice@a.example', name: 'Alice Arai', staffId: 'A-0001', org: 'a', password: 'alice-demo' },
-  carol: { user: 'carol', address: 'carol@a.example', name: 'Carol Chiba', staffId: 'A-0002', org: 'a', password: 'carol-demo' },
-  bob: { user: 'bob', address: 'bob@b.example', name: 'Bob Baba', staffId: 'B-0001', org: 'b', password: 'bob-demo' },
+  alice: {
+    user: 'alice',
+    address: 'alice@a.example',
+    name: 'Alice Arai',
+    staffId: 'A-0001',
+    org: 'a',
+    password: 'alice-demo',
+  },
+  carol: {
+    user: 'carol',
+    address: 'carol@a.example',
+    name: 'Carol Chiba',
+    staffId: 'A-0002',
+    org: 'a',
+    password: 'carol-demo',
+  },
+  bob: {
+    user: 'bob',
+    address: 'bob@b.example',
+    name: 'Bob Baba',
+    staffId: 'B-0001',
+    org: 'b',
+    password: 'bob-demo',
+  },
 };
 
 const ORGS: Record<DemoOrgKey, { name: string; domain: string }> = {
@@ -117,7 +138,14 @@ export interface DemoWorldOptions {
 /** The world's bookkeeping in `<stateDir>/world.json`: what exists already, so a restart reuses it. */
 interface WorldState {
   version: 1;
-  ports: { httpA: number; httpB: number; submissionA: number; submissionB: number; inboundA: number; inboundB: number };
+  ports: {
+    httpA: number;
+    httpB: number;
+    submissionA: number;
+    submissionB: number;
+    inboundA: number;
+    inboundB: number;
+  };
   created: boolean;
   enrolled: DemoUser[];
   seeded: SeededMessage[] | undefined;
@@ -137,11 +165,18 @@ const run = promisify(execFile);
 /** Runs the real `ssmax` CLI; a failure carries its stderr. */
 async function ssmax(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   try {
-    const { stdout } = await run(process.execPath, [cliBin, ...args], { cwd: repo, env: { ...process.env, ...env }, timeout: 120_000 });
+    const { stdout } = await run(process.execPath, [cliBin, ...args], {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      timeout: 120_000,
+    });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new DemoWorldError(`ssmax ${args.slice(0, 2).join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`, { cause: err });
+    throw new DemoWorldError(
+      `ssmax ${args.slice(0, 2).join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`,
+      { cause: err },
+    );
   }
 }
 
@@ -168,12 +203,22 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
   if (existsSync(stateFile)) {
     state = JSON.parse(await readFile(stateFile, 'utf8')) as WorldState;
     for (const [name, port] of Object.entries(state.ports)) {
-      if (!(await isFree(port))) throw new DemoWorldError(`Port ${port} (${name}) of the demo world in ${stateDir} is in use: is another demo running? (Or start again with --reset.)`);
+      if (!(await isFree(port)))
+        throw new DemoWorldError(
+          `Port ${port} (${name}) of the demo world in ${stateDir} is in use: is another demo running? (Or start again with --reset.)`,
+        );
     }
   } else {
     state = {
       version: 1,
-      ports: { httpA: await freePort(), httpB: await freePort(), submissionA: await freePort(), submissionB: await freePort(), inboundA: await freePort(), inboundB: await freePort() },
+      ports: {
+        httpA: await freePort(),
+        httpB: await freePort(),
+        submissionA: await freePort(),
+        submissionB: await freePort(),
+        inboundA: await freePort(),
+        inboundB: await freePort(),
+      },
       created: false,
       enrolled: [],
       seeded: undefined,
@@ -197,7 +242,8 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
     const orgDir = (k: DemoOrgKey): string => at('orgs', k);
     const nodeDir = (k: DemoOrgKey): string => at('nodes', k);
     const httpPort = (k: DemoOrgKey): number => (k === 'a' ? state.ports.httpA : state.ports.httpB);
-    const subPort = (k: DemoOrgKey): number => (k === 'a' ? state.ports.submissionA : state.ports.submissionB);
+    const subPort = (k: DemoOrgKey): number =>
+      k === 'a' ? state.ports.submissionA : state.ports.submissionB;
     const inPort = (k: DemoOrgKey): number => (k === 'a' ? state.ports.inboundA : state.ports.inboundB);
     const people = (k: DemoOrgKey): DemoPerson[] => Object.values(DEMO_PEOPLE).filter((p) => p.org === k);
 
@@ -212,13 +258,82 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       await mkdir(at('orgs'), { recursive: true });
       for (const k of ['a', 'b'] as const) {
         const o = ORGS[k];
-        await ssmax(['org', 'init', '--dir', orgDir(k), '--name', o.name, '--domain', o.domain, '--base-url', `https://127.0.0.1:${httpPort(k)}`, '--submission', `127.0.0.1:${subPort(k)}`, ...pass]);
-        await ssmax(['authority', 'admit', '--dir', at('authority'), '--org', o.name, '--domain', o.domain, '--csr', join(orgDir(k), 'org-ca.csr.pem'), '--out', join(orgDir(k), 'org-ca.pem'), ...pass]);
-        await ssmax(['org', 'install-ca', '--dir', orgDir(k), '--cert', join(orgDir(k), 'org-ca.pem'), '--root', rootFile, ...pass]);
-        for (const p of people(k)) await ssmax(['org', 'member', 'add', '--dir', orgDir(k), '--address', p.address, '--name', p.name, '--staff-id', p.staffId]);
+        await ssmax([
+          'org',
+          'init',
+          '--dir',
+          orgDir(k),
+          '--name',
+          o.name,
+          '--domain',
+          o.domain,
+          '--base-url',
+          `https://127.0.0.1:${httpPort(k)}`,
+          '--submission',
+          `127.0.0.1:${subPort(k)}`,
+          ...pass,
+        ]);
+        await ssmax([
+          'authority',
+          'admit',
+          '--dir',
+          at('authority'),
+          '--org',
+          o.name,
+          '--domain',
+          o.domain,
+          '--csr',
+          join(orgDir(k), 'org-ca.csr.pem'),
+          '--out',
+          join(orgDir(k), 'org-ca.pem'),
+          ...pass,
+        ]);
+        await ssmax([
+          'org',
+          'install-ca',
+          '--dir',
+          orgDir(k),
+          '--cert',
+          join(orgDir(k), 'org-ca.pem'),
+          '--root',
+          rootFile,
+          ...pass,
+        ]);
+        for (const p of people(k))
+          await ssmax([
+            'org',
+            'member',
+            'add',
+            '--dir',
+            orgDir(k),
+            '--address',
+            p.address,
+            '--name',
+            p.name,
+            '--staff-id',
+            p.staffId,
+          ]);
       }
       await mkdir(at('tls'), { recursive: true });
-      await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '3650', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', tlsKey, '-out', tlsCert]);
+      await run('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        tlsKey,
+        '-out',
+        tlsCert,
+      ]);
       state.created = true;
       await save();
     }
@@ -230,10 +345,21 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
     const [pcscd, clamd, dovecotA, dovecotB] = await Promise.all([
       startPcscd(),
       startClamd(),
-      startDovecot({ users: people('a').map((p) => ({ address: p.address, password: p.password })), mailRoot: at('mail', 'a') }),
-      startDovecot({ users: people('b').map((p) => ({ address: p.address, password: p.password })), mailRoot: at('mail', 'b') }),
+      startDovecot({
+        users: people('a').map((p) => ({ address: p.address, password: p.password })),
+        mailRoot: at('mail', 'a'),
+      }),
+      startDovecot({
+        users: people('b').map((p) => ({ address: p.address, password: p.password })),
+        mailRoot: at('mail', 'b'),
+      }),
     ] as [Promise<PcscdHandle>, Promise<ClamdHandle>, Promise<DovecotHandle>, Promise<DovecotHandle>]);
-    stops.push({ name: 'pcscd', stop: () => pcscd.stop() }, { name: 'clamd', stop: () => clamd.stop() }, { name: 'dovecot a', stop: () => dovecotA.stop() }, { name: 'dovecot b', stop: () => dovecotB.stop() });
+    stops.push(
+      { name: 'pcscd', stop: () => pcscd.stop() },
+      { name: 'clamd', stop: () => clamd.stop() },
+      { name: 'dovecot a', stop: () => dovecotA.stop() },
+      { name: 'dovecot b', stop: () => dovecotB.stop() },
+    );
     const dovecot = { a: dovecotA, b: dovecotB };
 
     // The org nodes, from node.json files (rewritten at each start: Dovecot and clamd ports change).
@@ -248,19 +374,34 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       // node verifies it against the root at every use and keeps using it when a refresh cannot reach it.
       const otherDomain = ORGS[other].domain;
       await copyFile(join(orgDir(other), 'bundle.p7s'), join(dir, 'bundles', `${otherDomain}.p7s`));
-      const otherBundle = await verifyOrgBundle(new Uint8Array(await readFile(join(orgDir(other), 'bundle.p7s'))), { roots: [rootDer], now: new Date(), domain: otherDomain });
-      await writeFile(join(dir, 'bundles', `${otherDomain}.json`), `${JSON.stringify({ version: otherBundle.version, fetchedAt: new Date().toISOString() })}\n`);
+      const otherBundle = await verifyOrgBundle(
+        new Uint8Array(await readFile(join(orgDir(other), 'bundle.p7s'))),
+        { roots: [rootDer], now: new Date(), domain: otherDomain },
+      );
+      await writeFile(
+        join(dir, 'bundles', `${otherDomain}.json`),
+        `${JSON.stringify({ version: otherBundle.version, fetchedAt: new Date().toISOString() })}\n`,
+      );
       const config = {
         org: relativeTo(dir, orgDir(k)),
         name: `node.${ORGS[k].domain}`,
         spool: 'spool',
-        submission: { listen: `127.0.0.1:${subPort(k)}`, tlsCert: relativeTo(dir, tlsCert), tlsKey: relativeTo(dir, tlsKey), credentials: 'credentials.json' },
+        submission: {
+          listen: `127.0.0.1:${subPort(k)}`,
+          tlsCert: relativeTo(dir, tlsCert),
+          tlsKey: relativeTo(dir, tlsKey),
+          credentials: 'credentials.json',
+        },
         inbound: { listen: `127.0.0.1:${inPort(k)}`, external: true },
         lmtp: `${dovecot[k].lmtp.host}:${dovecot[k].lmtp.port}`,
         clamd: `${clamd.tcp.host}:${clamd.tcp.port}`,
         peers: { [otherDomain]: `127.0.0.1:${inPort(other)}` },
         bundleCache: 'bundles',
-        http: { listen: `127.0.0.1:${httpPort(k)}`, tlsCert: relativeTo(dir, tlsCert), tlsKey: relativeTo(dir, tlsKey) },
+        http: {
+          listen: `127.0.0.1:${httpPort(k)}`,
+          tlsCert: relativeTo(dir, tlsCert),
+          tlsKey: relativeTo(dir, tlsKey),
+        },
         // Danger is held for the administrator instead of refused, so the demo can release one and show its verdict.
         inspection: { danger: 'hold' },
       };
@@ -273,7 +414,15 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
         const daemon = new Daemon({
           name: `ssmax node ${k}`,
           command: process.execPath,
-          args: [cliBin, 'node', 'run', '--config', join(nodeDir(k), 'node.json'), '--passphrase-file', passphraseFile],
+          args: [
+            cliBin,
+            'node',
+            'run',
+            '--config',
+            join(nodeDir(k), 'node.json'),
+            '--passphrase-file',
+            passphraseFile,
+          ],
           logFile,
           cwd: repo,
           // Other orgs' CRLs are fetched over HTTPS from their nodes, whose certificate is the demo's own.
@@ -281,7 +430,17 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
         });
         stops.push({ name: `node ${k}`, stop: () => daemon.stop(10_000) });
         const before = tailOf(logFile, 10_000).split('\n').length;
-        await waitFor(`org node ${k} to start`, () => (tailOf(logFile, 10_000).split('\n').slice(before - 1).some((l) => l.startsWith(`node ${ORGS[k].name}:`)) ? true : undefined), { daemon, timeoutMs: 60_000 });
+        await waitFor(
+          `org node ${k} to start`,
+          () =>
+            tailOf(logFile, 10_000)
+              .split('\n')
+              .slice(before - 1)
+              .some((l) => l.startsWith(`node ${ORGS[k].name}:`))
+              ? true
+              : undefined,
+          { daemon, timeoutMs: 60_000 },
+        );
       }),
     );
 
@@ -327,13 +486,29 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       log(`enrolling ${p.name}'s staff card (ssmax org enroll-card)…`);
       await rm(at('cards', `${user}.json`), { force: true });
       await insertCard(user);
-      const code = (await ssmax(['org', 'enroll-code', '--dir', orgDir(p.org), '--address', p.address])).trim();
-      await ssmax(['org', 'enroll-card', '--node', orgs[p.org].httpsUrl, '--address', p.address, '--root', rootFile, '--tls-ca', tlsCert], {
-        ...pcscd.env,
-        SSMAX_ENROLL_CODE: code,
-        SSMAX_CARD_PIN: DEFAULT_PIN,
-        SSMAX_CARD_MGMT_KEY: DEFAULT_MGMT_KEY,
-      });
+      const code = (
+        await ssmax(['org', 'enroll-code', '--dir', orgDir(p.org), '--address', p.address])
+      ).trim();
+      await ssmax(
+        [
+          'org',
+          'enroll-card',
+          '--node',
+          orgs[p.org].httpsUrl,
+          '--address',
+          p.address,
+          '--root',
+          rootFile,
+          '--tls-ca',
+          tlsCert,
+        ],
+        {
+          ...pcscd.env,
+          SSMAX_ENROLL_CODE: code,
+          SSMAX_CARD_PIN: DEFAULT_PIN,
+          SSMAX_CARD_MGMT_KEY: DEFAULT_MGMT_KEY,
+        },
+      );
       state.enrolled.push(user);
       await save();
     }
@@ -343,7 +518,14 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       const org = orgs[person.org];
       const dataDir = at('clients', user);
       const provisioning = JSON.stringify(
-        { format: PROVISIONING_FORMAT, address: person.address, bundleUrl: org.bundleUrl, tlsCaPem, smtp: org.submission, trustAnchorsPem: [rootPem] },
+        {
+          format: PROVISIONING_FORMAT,
+          address: person.address,
+          bundleUrl: org.bundleUrl,
+          tlsCaPem,
+          smtp: org.submission,
+          trustAnchorsPem: [rootPem],
+        },
         null,
         2,
       );
@@ -359,7 +541,13 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
           card: { env: { ...process.env, ...pcscd.env }, requestTimeoutMs: 60_000 },
           compose: { smtp: org.submission, smtpCaPem: tlsCaPem },
         },
-        imap: { host: org.imap.host, port: org.imap.port, security: 'none', username: person.address, password: person.password },
+        imap: {
+          host: org.imap.host,
+          port: org.imap.port,
+          security: 'none',
+          username: person.address,
+          password: person.password,
+        },
         pin: DEFAULT_PIN,
       };
     };
@@ -368,7 +556,16 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
 
     if (!state.seeded) {
       log('seeding mail (every state) into bob@b.example…');
-      state.seeded = await seedMessages({ stateDir, orgs, clientFor, insertCard, maildir: (user) => dovecot[DEMO_PEOPLE[user].org].maildirOf(DEMO_PEOPLE[user].address), tlsCert, tlsKey, log });
+      state.seeded = await seedMessages({
+        stateDir,
+        orgs,
+        clientFor,
+        insertCard,
+        maildir: (user) => dovecot[DEMO_PEOPLE[user].org].maildirOf(DEMO_PEOPLE[user].address),
+        tlsCert,
+        tlsKey,
+        log,
+      });
       await save();
     }
     if (options.card !== null) await insertCard(options.card ?? 'bob');
@@ -405,7 +602,10 @@ async function prepareClientDir(c: DemoClient): Promise<void> {
   await writeFile(c.provisioningFile, `${c.provisioning}\n`);
   const accountsFile = join(c.dataDir, 'accounts.json');
   if (!existsSync(accountsFile)) return;
-  const file = JSON.parse(await readFile(accountsFile, 'utf8')) as { accounts: { email: string; imap: { host: string; port: number } }[] };
-  for (const a of file.accounts) if (a.email === c.person.address) a.imap = { ...a.imap, host: c.imap.host, port: c.imap.port };
+  const file = JSON.parse(await readFile(accountsFile, 'utf8')) as {
+    accounts: { email: string; imap: { host: string; port: number } }[];
+  };
+  for (const a of file.accounts)
+    if (a.email === c.person.address) a.imap = { ...a.imap, host: c.imap.host, port: c.imap.port };
   await writeFile(accountsFile, JSON.stringify(file, null, 2), { mode: 0o600 });
 }

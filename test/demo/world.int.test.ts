@@ -36,7 +36,12 @@ async function openInbox(user: DemoUser, expected: number): Promise<Map<string, 
     const end = Date.now() + 60_000;
     let rows: Awaited<ReturnType<typeof c.host.messages.page>>['rows'] = [];
     while (Date.now() < end) {
-      rows = (await c.host.messages.page({ folder: { accountId: c.accountId, path: 'INBOX' }, offset: 0, limit: 50 }).catch(() => undefined))?.rows ?? [];
+      rows =
+        (
+          await c.host.messages
+            .page({ folder: { accountId: c.accountId, path: 'INBOX' }, offset: 0, limit: 50 })
+            .catch(() => undefined)
+        )?.rows ?? [];
       if (rows.length >= expected) break;
       await new Promise((r) => setTimeout(r, 300));
     }
@@ -70,14 +75,20 @@ const subjectOf = (kind: SeedKind, from?: string): string => {
 describe('the demo world', () => {
   it('bob@b.example sees every seeded state: verified chains, PPAP Unsupported, EICAR Danger, external, spoof', async () => {
     const bobSeeded = world!.seeded.filter((s) => s.mailbox === 'bob');
-    expect(bobSeeded.map((s) => s.kind).sort()).toEqual(['eicar', 'encrypted-zip', 'external', 'spoof', 'verified', 'verified'].sort());
+    expect(bobSeeded.map((s) => s.kind).sort()).toEqual(
+      ['eicar', 'encrypted-zip', 'external', 'spoof', 'verified', 'verified'].sort(),
+    );
     const inbox = await openInbox('bob', bobSeeded.length);
 
     for (const from of ['alice@a.example', 'carol@a.example']) {
       const m = inbox.get(subjectOf('verified', from));
       expect(m?.chain.reasons).toEqual([]);
       expect(m?.chain.state).toBe('verified');
-      expect(m?.chain.links.map((l) => [l.role, l.status])).toEqual([['sender', 'valid'], ['sending-org', 'valid'], ['receiving-org', 'valid']]);
+      expect(m?.chain.links.map((l) => [l.role, l.status])).toEqual([
+        ['sender', 'valid'],
+        ['sending-org', 'valid'],
+        ['receiving-org', 'valid'],
+      ]);
       expect(m?.chain.links[0]).toMatchObject({ email: from, orgName: 'A Corp' });
       expect(m?.chain.links[1]?.domains).toEqual(['a.example']);
       expect(m?.chain.links[2]?.domains).toEqual(['b.example']);
@@ -86,12 +97,18 @@ describe('the demo world', () => {
     const zip = inbox.get(subjectOf('encrypted-zip'));
     expect(zip?.chain.state).toBe('verified');
     const zipFile = zip?.attachments.find((a) => a.name === 'price-list.zip');
-    expect(zipFile?.verdicts.map((v) => [v.by, v.verdict])).toEqual([['sending-org', 'Unsupported'], ['receiving-org', 'Unsupported']]);
+    expect(zipFile?.verdicts.map((v) => [v.by, v.verdict])).toEqual([
+      ['sending-org', 'Unsupported'],
+      ['receiving-org', 'Unsupported'],
+    ]);
 
     const eicar = inbox.get(subjectOf('eicar'));
     expect(eicar?.chain.links.map((l) => l.role)).toEqual(['sender', 'sending-org', 'receiving-org']);
     const eicarFile = eicar?.attachments.find((a) => a.name === 'invoice.com');
-    expect(eicarFile?.verdicts.map((v) => [v.by, v.verdict])).toEqual([['sending-org', 'Danger'], ['receiving-org', 'Danger']]);
+    expect(eicarFile?.verdicts.map((v) => [v.by, v.verdict])).toEqual([
+      ['sending-org', 'Danger'],
+      ['receiving-org', 'Danger'],
+    ]);
     expect(eicarFile?.savable).toBe(false);
 
     const external = inbox.get(subjectOf('external'));
@@ -100,16 +117,23 @@ describe('the demo world', () => {
 
     const spoof = inbox.get(subjectOf('spoof'));
     expect(spoof?.chain.state).toBe('failed');
-    expect(spoof?.chain.links[0]).toMatchObject({ role: 'sender', status: 'untrusted', email: 'alice@a.example' });
+    expect(spoof?.chain.links[0]).toMatchObject({
+      role: 'sender',
+      status: 'untrusted',
+      email: 'alice@a.example',
+    });
     expect(spoof?.chain.links[0]?.reasons.map((r) => r.code)).toContain('untrusted');
   });
 
-  it('alice@a.example (card switched in the one reader) sees carol\'s internal mail verified with one org link', async () => {
+  it("alice@a.example (card switched in the one reader) sees carol's internal mail verified with one org link", async () => {
     const inbox = await openInbox('alice', world!.seeded.filter((s) => s.mailbox === 'alice').length);
     expect(world!.cardHolder).toBe('alice');
     const m = inbox.get(subjectOf('verified-internal'));
     expect(m?.chain.state).toBe('verified');
-    expect(m?.chain.links.map((l) => [l.role, l.status])).toEqual([['sender', 'valid'], ['single-org', 'valid']]);
+    expect(m?.chain.links.map((l) => [l.role, l.status])).toEqual([
+      ['sender', 'valid'],
+      ['single-org', 'valid'],
+    ]);
   });
 
   it('a second start on the same state dir reuses everything and seeds nothing twice', async () => {
