@@ -12,6 +12,7 @@ import {
 import { useI18n } from '../i18n/i18n';
 import type { MessageKey } from '../i18n/messages';
 import { bytesToBase64, fill, formatSize, looksLikeAddress, splitAddresses } from './format';
+import './forms.css';
 
 export type ComposeMode = 'new' | 'reply' | 'replyAll' | 'forward';
 

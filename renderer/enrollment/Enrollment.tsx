@@ -10,6 +10,7 @@ import {
 } from '../../api';
 import { useI18n } from '../i18n/i18n';
 import type { MessageKey } from '../i18n/messages';
+import '../compose/forms.css';
 
 export const ENROLLMENT_STEPS: readonly EnrollmentStep[] = [
   'insert-card',

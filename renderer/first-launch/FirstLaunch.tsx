@@ -2,6 +2,7 @@ import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'reac
 import { ApiError, IMAP_SECURITY, type Account, type ApiErrorCode, type ImapSecurity, type OrgStatus, type SsmaxClient } from '../../api';
 import { useI18n } from '../i18n/i18n';
 import { Fingerprint } from './Fingerprint';
+import '../compose/forms.css';
 
 type Phase =
   | { step: 'address'; busy: boolean }

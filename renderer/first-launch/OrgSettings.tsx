@@ -2,6 +2,7 @@ import { useEffect, useId, useState, type ReactNode } from 'react';
 import { ApiError, type ApiErrorCode, type OrgRefreshFailure, type OrgStatus, type SsmaxClient } from '../../api';
 import { useI18n } from '../i18n/i18n';
 import { Fingerprint } from './Fingerprint';
+import '../compose/forms.css';
 
 /** The pinned organisation in Settings: name, fingerprints, state, and "check for an update now". */
 export function OrgSettings({ client }: { client: SsmaxClient }): ReactNode {

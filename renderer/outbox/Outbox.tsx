@@ -2,6 +2,7 @@ import { useEffect, useId, useState, type ReactNode } from 'react';
 import { ApiError, type ApiErrorCode, type OutboxEntry, type OutboxState, type SsmaxClient } from '../../api';
 import { useI18n } from '../i18n/i18n';
 import type { MessageKey } from '../i18n/messages';
+import '../compose/forms.css';
 
 const STATE_KEYS: Record<OutboxState, MessageKey> = {
   queued: 'outbox.state.queued',
