@@ -7,6 +7,19 @@ import { Header, type View } from './shell/Header';
 import { PinDialog } from './card/PinDialog';
 import { MailView } from './mail/MailView';
 import { SettingsView } from './shell/SettingsView';
+import type { ComposeStart } from './compose/Compose';
+import { composeStartFrom } from './compose/compose-start';
+import { ComposeView } from './compose/ComposeView';
+import { Enrollment } from './enrollment/Enrollment';
+import { FirstLaunchGate } from './first-launch/FirstLaunchGate';
+import type { MessageKey } from './i18n/messages';
+
+const VIEW_TITLES: Record<View, MessageKey> = {
+  mail: 'nav.mail',
+  compose: 'compose.heading.new',
+  settings: 'nav.settings',
+  enrollment: 'enrollment.nav',
+};
 
 type Boot =
   | { phase: 'connecting' }
@@ -71,12 +84,19 @@ export function App(): ReactNode {
 function Shell({ runtime, info, lost }: { runtime: Runtime; info: AppInfo; lost: boolean }): ReactNode {
   const { t, notice } = useI18n();
   const [view, setView] = useState<View>('mail');
+  const [composeStart, setComposeStart] = useState<ComposeStart | undefined>(undefined);
+  // Bumped when first launch finished, so the header and views read the new account.
+  const [generation, setGeneration] = useState(0);
   useEffect(() => {
-    document.title = `${t('app.name')} — ${view === 'mail' ? t('nav.mail') : t('nav.settings')}`;
+    document.title = `${t('app.name')} — ${t(VIEW_TITLES[view])}`;
   }, [t, view]);
+  const openView = (v: View): void => {
+    if (v === 'compose') setComposeStart(undefined);
+    setView(v);
+  };
   return (
     <div className="app">
-      <Header client={runtime.client} view={view} onView={setView} />
+      <Header key={generation} client={runtime.client} view={view} onView={openView} />
       {lost && (
         <p role="alert" className="banner banner-error">
           {t('connection.lost')}
@@ -87,11 +107,21 @@ function Shell({ runtime, info, lost }: { runtime: Runtime; info: AppInfo; lost:
           {notice(n.code)}
         </p>
       ))}
-      {view === 'mail' ? (
-        <MailView client={runtime.client} />
-      ) : (
-        <SettingsView client={runtime.client} info={info} />
-      )}
+      <FirstLaunchGate client={runtime.client} onDone={() => setGeneration((g) => g + 1)}>
+        {view === 'mail' && (
+          <MailView
+            key={generation}
+            client={runtime.client}
+            onCompose={(request) => {
+              setComposeStart(composeStartFrom(request));
+              setView('compose');
+            }}
+          />
+        )}
+        {view === 'compose' && <ComposeView client={runtime.client} start={composeStart} onClose={() => setView('mail')} />}
+        {view === 'settings' && <SettingsView client={runtime.client} info={info} />}
+        {view === 'enrollment' && <Enrollment client={runtime.client} />}
+      </FirstLaunchGate>
       <PinDialog client={runtime.client} />
     </div>
   );

@@ -66,6 +66,8 @@ function initialRecipients(start: ComposeStart, self: string | undefined): { to:
     const to = [start.from ?? '', ...(start.to ?? [])].filter((a) => a !== '' && notSelf(a));
     return { to: [...new Set(to)].join(', '), cc: (start.cc ?? []).filter(notSelf).join(', ') };
   }
+  // A forward goes to whoever the user names; a new message may come with recipients.
+  if (start.mode === 'forward') return { to: '', cc: '' };
   return { to: start.to?.join(', ') ?? '', cc: start.cc?.join(', ') ?? '' };
 }
 

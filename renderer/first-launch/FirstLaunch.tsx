@@ -26,10 +26,13 @@ export function FirstLaunch({
   client,
   suggestedAddress,
   onDone,
+  onLater,
 }: {
   client: SsmaxClient;
   suggestedAddress?: string;
   onDone: () => void;
+  /** "Set up later": the app without an account (its screens say so). */
+  onLater?: () => void;
 }): ReactNode {
   const { t, error } = useI18n();
   const ids = useId();
@@ -98,6 +101,11 @@ export function FirstLaunch({
             <button type="submit" className="primary" disabled={phase.busy || !address.includes('@')}>
               {t('firstLaunch.find')}
             </button>
+            {onLater !== undefined && (
+              <button type="button" disabled={phase.busy} onClick={onLater}>
+                {t('firstLaunch.later')}
+              </button>
+            )}
           </div>
           <p role="status">{phase.busy ? t('firstLaunch.finding') : ''}</p>
         </form>

@@ -12,6 +12,7 @@ export const firstLaunchStrings = defineStrings(
     'firstLaunch.address': 'Your mail address',
     'firstLaunch.address.suggested': 'Found on your staff ID card or in the file from IT.',
     'firstLaunch.find': 'Find my organisation',
+    'firstLaunch.later': 'Set up later',
     'firstLaunch.finding': 'Fetching and checking the organisation’s bundle…',
     'firstLaunch.found': 'This organisation’s bundle was verified by the SSMAX authority.',
     'firstLaunch.compare':
@@ -75,6 +76,7 @@ export const firstLaunchStrings = defineStrings(
     'firstLaunch.address': 'あなたのメールアドレス',
     'firstLaunch.address.suggested': '社員証・職員証（ICカード）またはIT部門の設定ファイルから読み取りました。',
     'firstLaunch.find': '組織を探す',
+    'firstLaunch.later': '後で設定する',
     'firstLaunch.finding': '組織の情報を取得して確認しています…',
     'firstLaunch.found': 'この組織の情報はSSMAX管理組織によって検証されました。',
     'firstLaunch.compare':

@@ -16,6 +16,8 @@ export type ComposeMode = 'reply' | 'replyAll' | 'forward';
 export interface ComposeRequest {
   mode: ComposeMode;
   ref: MessageRef;
+  /** What the compose screen prefills (recipients, "Re:"/"Fwd:" subject) from the opened message. */
+  headers?: { from: string; to: string[]; cc: string[]; subject: string };
 }
 
 type Opened =
@@ -159,7 +161,7 @@ function Message({
         <div className="message-actions">
           {onCompose !== undefined &&
             (['reply', 'replyAll', 'forward'] as const).map((mode) => (
-              <button key={mode} type="button" onClick={() => onCompose({ mode, ref: message.ref })}>
+              <button key={mode} type="button" onClick={() => onCompose({ mode, ref: message.ref, headers: message.headers })}>
                 {t(`mail.read.${mode}`)}
               </button>
             ))}

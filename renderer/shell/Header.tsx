@@ -4,7 +4,7 @@ import { useCardStatus } from '../card/use-card-status';
 import { useI18n } from '../i18n/i18n';
 import { useCall, type CallState } from './use-call';
 
-export type View = 'mail' | 'settings';
+export type View = 'mail' | 'compose' | 'settings' | 'enrollment';
 
 /** The app's chrome: product, organisation, card status, and the two views. */
 export function Header({
@@ -50,10 +50,24 @@ export function Header({
         </button>
         <button
           type="button"
+          aria-current={view === 'compose' ? 'page' : undefined}
+          onClick={() => onView('compose')}
+        >
+          {t('compose.heading.new')}
+        </button>
+        <button
+          type="button"
           aria-current={view === 'settings' ? 'page' : undefined}
           onClick={() => onView('settings')}
         >
           {t('nav.settings')}
+        </button>
+        <button
+          type="button"
+          aria-current={view === 'enrollment' ? 'page' : undefined}
+          onClick={() => onView('enrollment')}
+        >
+          {t('enrollment.nav')}
         </button>
       </nav>
     </header>

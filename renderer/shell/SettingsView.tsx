@@ -7,6 +7,7 @@ import {
   type Language,
   type SsmaxClient,
 } from '../../api';
+import { OrgSettings } from '../first-launch/OrgSettings';
 import { useI18n } from '../i18n/i18n';
 import { LANGUAGE_NAMES } from '../i18n/messages';
 
@@ -58,6 +59,7 @@ export function SettingsView({ client, info }: { client: SsmaxClient; info: AppI
         {saved ? t('settings.language.saved') : ''}
         {failure !== null ? error(failure) : ''}
       </p>
+      <OrgSettings client={client} />
       <section aria-labelledby="about-heading">
         <h2 id="about-heading">{t('settings.about.heading')}</h2>
         <dl className="about">

@@ -77,6 +77,8 @@ describe('the renderer through the loopback bridge in Chromium', () => {
 
   it('shows the shell in English with honest empty states, under its CSP without errors', async () => {
     await page.goto(bridge.url);
+    // No org pinned: the first-launch wizard comes first (test/renderer/flows.e2e.test.ts); set it aside.
+    await page.getByRole('button', { name: 'Set up later' }).click();
     await expect.poll(() => page.locator('#folders-heading').textContent()).toBe('Folders');
     expect(await page.getByTestId('no-account').innerText()).toContain('No account yet');
     await expect.poll(() => page.getByTestId('card-status').innerText()).toBe('No card reader');
@@ -118,6 +120,7 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     host = await openHost(dataDir);
     bridge = await startBridge({ host, staticDir: buildDir });
     await page.goto(bridge.url);
+    await page.getByRole('button', { name: '後で設定する' }).click();
     await expect.poll(() => page.locator('#folders-heading').textContent()).toBe('フォルダー');
     expect(await page.locator('html').getAttribute('lang')).toBe('ja');
     expect(consoleErrors).toEqual([]);
@@ -141,6 +144,7 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     await page.goto('about:blank');
     await page.goto(bridge.url);
+    await page.getByRole('button', { name: '後で設定する' }).click();
     await expect.poll(() => page.locator('#folders-heading').textContent()).toBe('フォルダー');
     const allViolations: unknown[] = [];
     const audit = async (screen: string): Promise<AxeViolation[]> => {
