@@ -10,7 +10,7 @@ const LINK_NUMBER: Record<ChainLinkRole, string> = {
   'sending-org': '②',
   'receiving-org': '③',
   'single-org': '②③',
-  'external-org': '③',
+  'external-org': '＋',
   forwarder: '④',
   'forwarder-org': '⑤',
   'additional-signer': '＋',
