@@ -88,12 +88,15 @@ export function Compose({
   accounts,
   knownAddresses,
   start = { mode: 'new' },
+  pinnedOrgName,
   onDone,
 }: {
   client: SsmaxClient;
   accounts: readonly Account[];
   knownAddresses: readonly string[];
   start?: ComposeStart;
+  /** The org of the pinned bundle (`org.status()`), for accounts that do not carry it. */
+  pinnedOrgName?: string | undefined;
   onDone?: () => void;
 }): ReactNode {
   const { t, error } = useI18n();
@@ -116,7 +119,7 @@ export function Compose({
   const reading = attachments.some((a) => a.base64 === undefined && a.failed !== true);
   const tooLarge = totalBytes > MAX_ATTACHMENT_BYTES;
   const busy = state.phase === 'checking' || state.phase === 'sending';
-  const orgName = account?.org?.name;
+  const orgName = account?.org?.name ?? pinnedOrgName;
 
   const addFiles = useCallback((files: FileList | File[]) => {
     for (const file of Array.from(files)) {

@@ -22,6 +22,9 @@ export function ComposeView({
   const accounts = useCall(useCallback(() => client.accounts.list(), [client]));
   const list = accounts.status === 'ok' ? accounts.value : NO_ACCOUNTS;
   const known = useKnownAddresses(client, list);
+  const org = useCall(useCallback(() => client.org.status(), [client]));
+  // Mail is encrypted to the pinned org's key; an expired pin has nothing to encrypt to.
+  const pinnedOrgName = org.status === 'ok' && org.value.state !== 'expired' ? org.value.org?.name : undefined;
   // A new editor after "write another message": the key resets every field.
   const [round, setRound] = useState(0);
   return (
@@ -29,7 +32,7 @@ export function ComposeView({
       <h1 id="compose-view-heading" className="visually-hidden">
         {t('compose.heading.new')}
       </h1>
-      {accounts.status === 'loading' ? (
+      {accounts.status === 'loading' || org.status === 'loading' ? (
         <p>{t('loading')}</p>
       ) : (
         <Compose
@@ -37,6 +40,7 @@ export function ComposeView({
           client={client}
           accounts={list}
           knownAddresses={known}
+          pinnedOrgName={pinnedOrgName}
           start={round === 0 ? start : undefined}
           onDone={() => (round === 0 && start?.mode !== 'new' && start !== undefined ? onClose() : setRound((r) => r + 1))}
         />
