@@ -1,4 +1,6 @@
 // @vitest-environment jsdom
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChainLink, ChainLinkRole, ChainLinkStatus, ChainReason, ChainResult } from '../../../api';
 import { ChainPanel } from '../../../renderer/chain/ChainPanel';
