@@ -17,7 +17,8 @@ const run = promisify(execFile);
  * the product has one (the sender's service host with their card in the reader, org node A's
  * submission, inspection, countersignature, relay to node B, B's checks, LMTP into Dovecot).
  */
-export type SeedKind = 'verified' | 'verified-internal' | 'encrypted-zip' | 'eicar' | 'external' | 'spoof';
+export type SeedKind =
+  'verified' | 'verified-internal' | 'forwarded' | 'encrypted-zip' | 'eicar' | 'external' | 'spoof';
 
 export interface SeededMessage {
   readonly kind: SeedKind;
@@ -94,7 +95,48 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
   const inBob = async (n: number, what: string): Promise<void> => {
     await until(what, () => (mailCount(bobBox) >= n ? true : undefined));
   };
-  const base = mailCount(bobBox);
+  let expected = mailCount(bobBox);
+
+  // Carol (A Corp): to Bob, and internal mail to Alice (one hop, single-org link).
+  await ctx.insertCard('carol');
+  const carol = await openDemoClient(ctx.clientFor('carol'), { answerPin: true });
+  try {
+    const s4 = 'Meeting notes';
+    await send(carol, {
+      to: ['bob@b.example'],
+      subject: s4,
+      text: "Hi Bob,\n\nthe notes of today's meeting.\n\nCarol",
+      attachments: [],
+    });
+    seeded.push({
+      kind: 'verified',
+      subject: s4,
+      from: 'carol@a.example',
+      mailbox: 'bob',
+      shows: 'verified: Carol → A Corp → B Corp',
+    });
+    await inBob(++expected, "carol's message in bob@b.example");
+    const aliceBefore = mailCount(aliceBox);
+    const s5 = 'Lunch on Friday?';
+    await send(carol, {
+      to: ['alice@a.example'],
+      subject: s5,
+      text: 'Alice, lunch on Friday?',
+      attachments: [],
+    });
+    seeded.push({
+      kind: 'verified-internal',
+      subject: s5,
+      from: 'carol@a.example',
+      mailbox: 'alice',
+      shows: 'verified inside A Corp: Carol → A Corp (one hop)',
+    });
+    await until("carol's internal message in alice@a.example", () =>
+      mailCount(aliceBox) > aliceBefore ? true : undefined,
+    );
+  } finally {
+    await carol.close();
+  }
 
   // Alice (A Corp) with her card in the reader.
   await ctx.insertCard('alice');
@@ -114,7 +156,7 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
       mailbox: 'bob',
       shows: 'verified: Alice → A Corp → B Corp',
     });
-    await inBob(base + 1, 'the verified message in bob@b.example');
+    await inBob(++expected, 'the verified message in bob@b.example');
 
     const zipDir = join(files, 'zip');
     await mkdir(zipDir, { recursive: true });
@@ -137,7 +179,7 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
       mailbox: 'bob',
       shows: 'verified chain; price-list.zip Unsupported (password-protected archive, PPAP)',
     });
-    await inBob(base + 2, 'the encrypted ZIP message in bob@b.example');
+    await inBob(++expected, 'the encrypted ZIP message in bob@b.example');
 
     const eicar = join(files, 'invoice.com');
     await writeFile(eicar, eicarTestFile());
@@ -161,50 +203,34 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
       mailbox: 'bob',
       shows: 'verified chain; invoice.com Danger (EICAR), held by both orgs and released by their admins',
     });
-    await inBob(base + 3, 'the EICAR message in bob@b.example');
+    await inBob(++expected, 'the EICAR message in bob@b.example');
+
+    // A forwarded chain: Alice forwards Carol's internal mail to Bob (④ Alice, ⑤ A Corp, ③ B Corp;
+    // the original rides inside as message/rfc822 with its own chain intact).
+    const lunch = await until("carol's message in alice's client", async () => {
+      const page = await alice.host.messages
+        .page({ folder: { accountId: alice.accountId, path: 'INBOX' }, offset: 0, limit: 50 })
+        .catch(() => undefined);
+      return page?.rows.find((r) => r.from.email === 'carol@a.example');
+    });
+    const s8 = 'Fwd: Lunch on Friday?';
+    await send(alice, {
+      to: ['bob@b.example'],
+      subject: s8,
+      text: 'Bob, Carol asks about Friday — join us?',
+      attachments: [],
+      forwardOf: lunch.ref,
+    });
+    seeded.push({
+      kind: 'forwarded',
+      subject: s8,
+      from: 'alice@a.example',
+      mailbox: 'bob',
+      shows: "verified forward: Alice → A Corp → B Corp, with Carol's original chain inside",
+    });
+    await inBob(++expected, 'the forward in bob@b.example');
   } finally {
     await alice.close();
-  }
-
-  // Carol (A Corp): to Bob, and internal mail to Alice (one hop, single-org link).
-  await ctx.insertCard('carol');
-  const carol = await openDemoClient(ctx.clientFor('carol'), { answerPin: true });
-  try {
-    const s4 = 'Meeting notes';
-    await send(carol, {
-      to: ['bob@b.example'],
-      subject: s4,
-      text: "Hi Bob,\n\nthe notes of today's meeting.\n\nCarol",
-      attachments: [],
-    });
-    seeded.push({
-      kind: 'verified',
-      subject: s4,
-      from: 'carol@a.example',
-      mailbox: 'bob',
-      shows: 'verified: Carol → A Corp → B Corp',
-    });
-    await inBob(base + 4, "carol's message in bob@b.example");
-    const aliceBefore = mailCount(aliceBox);
-    const s5 = 'Lunch on Friday?';
-    await send(carol, {
-      to: ['alice@a.example'],
-      subject: s5,
-      text: 'Alice, lunch on Friday?',
-      attachments: [],
-    });
-    seeded.push({
-      kind: 'verified-internal',
-      subject: s5,
-      from: 'carol@a.example',
-      mailbox: 'alice',
-      shows: 'verified inside A Corp: Carol → A Corp (one hop)',
-    });
-    await until("carol's internal message in alice@a.example", () =>
-      mailCount(aliceBox) > aliceBefore ? true : undefined,
-    );
-  } finally {
-    await carol.close();
   }
 
   // Mail from outside SSMAX, straight to node B's inbound port: delivered marked external.
@@ -231,7 +257,7 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
     mailbox: 'bob',
     shows: 'unsigned, external (outside SSMAX), with SPF/DKIM/DMARC results',
   });
-  await inBob(base + 5, 'the external message in bob@b.example');
+  await inBob(++expected, 'the external message in bob@b.example');
 
   // A spoof: "Alice" with an S/MIME certificate the attacker made (not under the SSMAX root),
   // put straight into Bob's mailbox over LMTP, bypassing both org nodes.
@@ -304,6 +330,6 @@ export async function seedMessages(ctx: SeedContext): Promise<SeededMessage[]> {
     mailbox: 'bob',
     shows: 'failed: the signature does not chain to the SSMAX root (a spoof)',
   });
-  await inBob(base + 6, 'the spoof in bob@b.example');
+  await inBob(++expected, 'the spoof in bob@b.example');
   return seeded;
 }

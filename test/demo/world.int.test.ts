@@ -73,10 +73,10 @@ const subjectOf = (kind: SeedKind, from?: string): string => {
 };
 
 describe('the demo world', () => {
-  it('bob@b.example sees every seeded state: verified chains, PPAP Unsupported, EICAR Danger, external, spoof', async () => {
+  it('bob@b.example sees every seeded state: verified chains, a forwarded chain, PPAP Unsupported, EICAR Danger, external, spoof', async () => {
     const bobSeeded = world!.seeded.filter((s) => s.mailbox === 'bob');
     expect(bobSeeded.map((s) => s.kind).sort()).toEqual(
-      ['eicar', 'encrypted-zip', 'external', 'spoof', 'verified', 'verified'].sort(),
+      ['eicar', 'encrypted-zip', 'external', 'forwarded', 'spoof', 'verified', 'verified'].sort(),
     );
     const inbox = await openInbox('bob', bobSeeded.length);
 
@@ -93,6 +93,22 @@ describe('the demo world', () => {
       expect(m?.chain.links[1]?.domains).toEqual(['a.example']);
       expect(m?.chain.links[2]?.domains).toEqual(['b.example']);
     }
+
+    const fwd = inbox.get(subjectOf('forwarded'));
+    expect(fwd?.chain.state).toBe('verified');
+    expect(fwd?.chain.links.map((l) => [l.role, l.status])).toEqual([
+      ['forwarder', 'valid'],
+      ['forwarder-org', 'valid'],
+      ['receiving-org', 'valid'],
+    ]);
+    expect(fwd?.chain.links[0]?.email).toBe('alice@a.example');
+    expect(fwd?.chain.forwards).toHaveLength(1);
+    expect(fwd?.chain.forwards[0]?.state).toBe('verified');
+    expect(fwd?.chain.forwards[0]?.links.map((l) => [l.role, l.status])).toEqual([
+      ['sender', 'valid'],
+      ['single-org', 'valid'],
+    ]);
+    expect(fwd?.chain.forwards[0]?.links[0]?.email).toBe('carol@a.example');
 
     const zip = inbox.get(subjectOf('encrypted-zip'));
     expect(zip?.chain.state).toBe('verified');
