@@ -143,4 +143,11 @@ export default tseslint.config(
       'no-restricted-imports': layer('The CLI never reaches into the desktop app.', ['electron', 'renderer', 'test', 'scripts'], [electronPkg, ...reactPkgs]),
     },
   },
+  {
+    // The demo world (npm run demo, the e2e tests) drives the product in plain Node with the test harness's daemons.
+    files: ['demo/**'],
+    rules: {
+      'no-restricted-imports': layer('The demo world runs in plain Node: no Electron, no UI.', ['electron', 'renderer', 'scripts'], [electronPkg, ...reactPkgs]),
+    },
+  },
 );
