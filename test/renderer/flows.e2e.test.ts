@@ -204,9 +204,9 @@ describe('first launch, compose and enrollment in Chromium through the loopback 
     await shot('enrollment-ja');
     await audit('enrollment ja');
     await setLanguage('en');
-    await page.getByLabel('Full name').fill('Dan Ito');
-    await page.getByLabel('Mail address').fill('dan@launch.example.jp');
-    await page.getByLabel('Staff ID').fill('L-0042');
+    await page.getByLabel('Full name', { exact: true }).fill('Dan Ito');
+    await page.getByLabel('Mail address', { exact: true }).fill('dan@launch.example.jp');
+    await page.getByLabel('Staff ID', { exact: true }).fill('L-0042');
     await page.getByLabel('Enrollment code (from the org CA)').fill('K7Q2-99XZ');
     await shot('enrollment-en');
     await page.getByRole('button', { name: 'Start enrollment' }).click();
