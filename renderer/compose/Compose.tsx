@@ -252,7 +252,7 @@ export function Compose({
           </div>
           <div className="field field-body">
             <label htmlFor={`${ids}-body`}>{t('compose.body')}</label>
-            <textarea id={`${ids}-body`} rows={12} value={text} onChange={(e) => setText(e.target.value)} />
+            <textarea id={`${ids}-body`} rows={8} value={text} onChange={(e) => setText(e.target.value)} />
           </div>
           {start.mode === 'forward' && <p className="compose-note">{t('compose.forwardNote')}</p>}
           <div

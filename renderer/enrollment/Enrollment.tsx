@@ -255,6 +255,8 @@ type StepStatus = 'done' | 'current' | 'failed' | 'pending';
 
 function statusOf(step: EnrollmentStep, at: EnrollmentStep | null, phase: Run['phase']): StepStatus {
   if (phase === 'done') return 'done';
+  // Refused before the card was touched (e.g. the method is not available): no step failed.
+  if (phase === 'failed' && at === null) return 'pending';
   const i = ENROLLMENT_STEPS.indexOf(step);
   const j = at === null ? 0 : ENROLLMENT_STEPS.indexOf(at);
   if (i < j) return 'done';

@@ -18,6 +18,8 @@ export function Header({
 }): ReactNode {
   const { t } = useI18n();
   const accounts = useCall(useCallback(() => client.accounts.list(), [client]));
+  // The pinned org bundle names the organisation (first launch); accounts may not carry it.
+  const org = useCall(useCallback(() => client.org.status(), [client]));
   // Follows card.changed: insert, remove, locked/blocked show at once.
   const card = useCardStatus(client);
   return (
@@ -30,7 +32,7 @@ export function Header({
         <div className="status-item">
           <dt>{t('header.org.label')}</dt>
           <dd data-testid="org-status">
-            <OrgStatus accounts={accounts} />
+            {org.status === 'ok' && org.value.org !== undefined ? org.value.org.name : <OrgStatus accounts={accounts} />}
           </dd>
         </div>
         <div className="status-item">
