@@ -36,6 +36,11 @@ export interface WorkerOptions {
   readonly pollMs?: number;
   readonly faultHook?: (point: FaultPoint, entry: SpoolEntry) => void;
   readonly now?: () => number;
+  /**
+   * Copies handed on at once (default 4). Each hand-off waits for the next hop's whole pipeline
+   * (decrypt, verify, inspect, re-encrypt) before its 250, so one at a time leaves both nodes idle.
+   */
+  readonly concurrency?: number;
 }
 
 export class DeliveryWorker {
@@ -90,16 +95,24 @@ export class DeliveryWorker {
   }
 
   async #runOnce(): Promise<void> {
+    const ids = await this.#spool.queued();
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < ids.length && !this.#stopped; i = next++) await this.#one(ids[i] as string);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.#o.concurrency ?? 4) }, lane));
+  }
+
+  async #one(id: string): Promise<void> {
     const now = this.#o.now ?? Date.now;
-    for (const id of await this.#spool.queued()) {
-      if (this.#stopped) return;
+    {
       const r = this.#retry.get(id);
-      if (r && r.nextAt > now()) continue;
+      if (r && r.nextAt > now()) return;
       let entry: SpoolEntry;
       try {
         entry = await this.#spool.read(id);
       } catch {
-        continue; // taken by a concurrent scan or damaged; the next scan sees
+        return; // taken by a concurrent scan or damaged; the next scan sees
       }
       let result: HandOffResult;
       try {
