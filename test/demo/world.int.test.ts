@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,5 +162,21 @@ describe('the demo world', () => {
     expect(world.cardHolder).toBe('bob');
     const inbox = await openInbox('bob', seeded.filter((s) => s.mailbox === 'bob').length);
     expect(inbox.get(subjectOf('verified', 'alice@a.example'))?.chain.state).toBe('verified');
+  }, 180_000);
+
+  it("npm run demo -- --once on that state dir: up, bob's inbox checked, stopped, exit 0", async () => {
+    await world!.stop();
+    world = undefined;
+    const r = await new Promise<{ code: number; out: string }>((done) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/demo.ts', '--once', '--user', 'bob', '--state-dir', stateDir],
+        { timeout: 170_000 },
+        (err, stdout, stderr) =>
+          done({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      );
+    });
+    expect(r.out).toMatch(/bob's inbox lists 7 message\(s\); 7 seeded there/);
+    expect(r.code, r.out).toBe(0);
   }, 180_000);
 });
