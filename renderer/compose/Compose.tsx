@@ -1,4 +1,4 @@
-import { useCallback, useId, useRef, useState, type DragEvent, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type DragEvent, type FormEvent, type ReactNode } from 'react';
 import {
   ApiError,
   type Account,
@@ -114,6 +114,14 @@ export function Compose({
   const [dragging, setDragging] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
   const keyCounter = useRef(0);
+
+  // The PPAP warning is where the user's eyes and keyboard go: it must be read before anything else.
+  const ppapBox = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (state.phase !== 'ppap') return;
+    ppapBox.current?.scrollIntoView?.({ block: 'center' });
+    ppapBox.current?.focus();
+  }, [state.phase]);
 
   const totalBytes = attachments.reduce((n, a) => n + a.size, 0);
   const reading = attachments.some((a) => a.base64 === undefined && a.failed !== true);
@@ -318,7 +326,7 @@ export function Compose({
         </section>
 
         {state.phase === 'ppap' && (
-          <div role="alertdialog" aria-labelledby={`${ids}-ppap`} aria-describedby={`${ids}-ppapd`} className="ppap-warning" data-testid="ppap-warning">
+          <div ref={ppapBox} tabIndex={-1} role="alertdialog" aria-labelledby={`${ids}-ppap`} aria-describedby={`${ids}-ppapd`} className="ppap-warning" data-testid="ppap-warning">
             <h3 id={`${ids}-ppap`}>{t('compose.ppap.heading')}</h3>
             <p id={`${ids}-ppapd`}>{t('compose.ppap.body')}</p>
             {state.suspicious.length > 0 && (
