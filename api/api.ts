@@ -52,8 +52,13 @@ export interface SsmaxApi {
     add(account: NewAccount): Promise<Account>;
     /** First launch: find the org for this address (card certificate or provisioning file), fetch and verify its bundle. */
     discover(email: string): Promise<Account>;
-    /** Pins the discovered org bundle and creates the account after the user confirmed name and fingerprint. */
-    confirm(accountId: AccountId): Promise<Account>;
+    /**
+     * Pins the discovered org bundle after the user confirmed name and fingerprint. With the IMAP
+     * password (and IMAP settings from IT's provisioning file) it also creates the mail account —
+     * login checked first; `LoginFailed` pins nothing. Without it: pinned only, and the returned
+     * account carries the prefilled `imap` settings for `accounts.add`.
+     */
+    confirm(accountId: AccountId, imapPassword?: string): Promise<Account>;
   };
   folders: {
     list(accountId: AccountId): Promise<Folder[]>;

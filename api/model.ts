@@ -359,14 +359,35 @@ export type EnrollmentStep =
   | 'check'
   | 'done';
 
+/** A PIV management key as hex: 3DES/AES-192 (48 digits), AES-128 (32) or AES-256 (64). */
+const managementKeyHex = z.string().regex(/^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/);
+
 export const enrollmentStartSchema = z
   .object({
     email: address,
+    /** Shown in the summary; the certificate's subject comes from the org's member directory. */
     displayName: z.string().min(1).max(200),
     staffId: z.string().min(1).max(64),
     /** One-time code from the org CA that authorises this enrollment. */
     enrollmentCode: z.string().min(4).max(200),
     algorithm: z.enum(['rsa2048', 'p256']),
+    /** The org node (https) whose enrollment API issues the certificates; default: the host of the pinned org bundle. */
+    nodeUrl: z.string().url().startsWith('https://').max(2000).optional(),
+    /**
+     * The card's current secrets (default: PIV factory values — PIN 123456, PUK 12345678, management
+     * key 010203…08 ×3) and the organisation's new PUK and management key (absent: kept). The new
+     * PIN is never in the request: it is asked through `pin.requested` (purpose `enroll`).
+     */
+    card: z
+      .object({
+        currentPin: z.string().min(6).max(8).optional(),
+        currentPuk: z.string().min(6).max(8).optional(),
+        currentManagementKey: managementKeyHex.optional(),
+        newPuk: z.string().min(6).max(8).optional(),
+        newManagementKey: managementKeyHex.optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type EnrollmentRequest = z.infer<typeof enrollmentStartSchema>;
@@ -374,8 +395,16 @@ export type EnrollmentRequest = z.infer<typeof enrollmentStartSchema>;
 export interface EnrollmentProgress {
   enrollmentId: string;
   step: EnrollmentStep;
-  /** Set when the step failed: wrong card, blocked PIN, CA unreachable… */
+  /**
+   * Set when the step failed. Codes: `no-card`, `wrong-card` (the card refused the current
+   * management key or PIN: not factory-fresh / not this org's), `pin-blocked`, `pin-cancelled`,
+   * `ca-unreachable`, `code-refused` (one-time code unknown, used or expired), `refused` (the node
+   * refused the requests), `bad-answer` (the issued certificates failed the checks; nothing written),
+   * `check-failed`, `cancelled`, `no-org` (no node URL and no pinned org bundle), `card-failed`.
+   */
   error?: { code: string; message: string };
+  /** With `done`: the serial numbers of the certificates now on the card. */
+  certificates?: { signatureSerial: string; keyManagementSerial: string };
 }
 
 export const enrollmentIdSchema = z.string().min(1).max(100);

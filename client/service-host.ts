@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ApiError,
-  NotAvailableYet,
+  type Account,
   type AppInfo,
   type ChainResult,
   type Language,
@@ -16,6 +16,7 @@ import {
 } from '../api';
 import { CardSession, type CardSessionOptions } from './card/card-session';
 import { ComposeService, type ComposeDeps } from './compose/service';
+import { EnrollmentService } from './enrollment/service';
 import { EventHub } from './events';
 import { firstLaunchMethods, openFirstLaunch, type FirstLaunchHostOptions } from './first-launch/host';
 import type { FirstLaunchService } from './first-launch/service';
@@ -89,6 +90,7 @@ export class ServiceHost implements SsmaxClient {
   readonly #card: CardSession;
   readonly #open: OpenService;
   readonly #report: ReportService;
+  readonly #enrollment: EnrollmentService;
 
   private constructor(
     private readonly opts: ServiceHostOptions,
@@ -105,6 +107,13 @@ export class ServiceHost implements SsmaxClient {
       chooseSavePath: opts.open?.chooseSavePath ?? saveIntoDirectory(join(opts.dataDir, 'attachments')),
       ...(opts.open?.now ? { now: opts.open.now } : {}),
       onVerified: (ref, chain) => this.cacheVerification(ref, chain),
+    });
+    this.#enrollment = new EnrollmentService({
+      card: this.#card,
+      org: () => this.#org?.enrollmentTarget(),
+      roots: async () => (opts.firstLaunch?.roots?.length ? [...opts.firstLaunch.roots] : ((await this.#org?.trustAnchors()) ?? [])),
+      emit: (p) => this.events.emit('enrollment.progress', p),
+      ...(opts.firstLaunch?.tlsCaPem ? { tlsCaPem: opts.firstLaunch.tlsCaPem } : {}),
     });
     this.#report = new ReportService({
       card: this.#card,
@@ -287,8 +296,28 @@ export class ServiceHost implements SsmaxClient {
     list: async () => this.#mail.listAccounts(),
     add: (account) => this.#mail.addAccount(account),
     discover: (email) => this.#firstLaunch.discover(email),
-    confirm: (id) => this.#firstLaunch.confirm(id),
+    confirm: (id, imapPassword) => this.confirmOrg(id, imapPassword),
   };
+
+  /**
+   * First launch's confirm: with the IMAP password, and IMAP settings from IT's provisioning file,
+   * the mail account is created first (login checked; a refused login pins nothing, so the user can
+   * retype), then the org bundle is pinned. Without a password only the pin; the returned account
+   * carries the prefilled IMAP settings for `accounts.add`.
+   */
+  private async confirmOrg(id: string, imapPassword: string | undefined): Promise<Account> {
+    if (imapPassword === undefined) return this.#firstLaunch.confirm(id);
+    const d = this.#org.discovered(id);
+    if (!d) return this.#firstLaunch.confirm(id); // not discovered: the usual Refused
+    if (!d.mail.imap)
+      throw new ApiError('Refused', 'IT gave no IMAP server for this organisation: confirm without a password, then add the account by hand.', { method: 'accounts.confirm' });
+    const account = await this.#mail.addAccount(
+      { email: d.address, imap: { ...d.mail.imap, username: d.address, password: imapPassword } },
+      'accounts.confirm',
+    );
+    const pinned = await this.#firstLaunch.confirm(id);
+    return { ...account, ...(pinned.org ? { org: pinned.org } : {}) };
+  }
   readonly #firstLaunch = firstLaunchMethods(() => this.#org);
   /** First launch and the pinned org bundle (client/first-launch). */
   readonly org: SsmaxApi['org'] = this.#firstLaunch.org;
@@ -312,18 +341,13 @@ export class ServiceHost implements SsmaxClient {
     answer: (requestId, pin) => this.#card.answer(requestId, pin),
     cancel: (requestId) => this.#card.cancel(requestId),
   };
+  /** IT mode: enrolls the card in the reader through the card service and the org node's enrollment API (client/enrollment). */
   readonly enrollment: SsmaxApi['enrollment'] = {
-    start: notYet('enrollment.start'),
-    cancel: notYet('enrollment.cancel'),
+    start: (request) => this.#enrollment.start(request),
+    cancel: (id) => this.#enrollment.cancel(id),
   };
   /** Report as malicious (client/report): the signed message to the pinned org's abuse desk. */
   readonly report: SsmaxApi['report'] = { malicious: (ref, reason) => this.#report.malicious(ref, reason) };
-}
-
-function notYet(method: string): () => Promise<never> {
-  return async () => {
-    throw new NotAvailableYet(method);
-  };
 }
 
 let cachedVersion: string | undefined;

@@ -1,12 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { CardWatcher } from '../../native/pcsc/card-watcher';
 import { CardError } from '../../native/pcsc/errors';
 import { generateKeyWithCsr, importCertificate, writeOrgCa } from '../../native/piv/enrollment';
+import { EnrollmentApiError, checkIssued, requestCertificates } from '../../native/piv/enrollment-api';
 import { PinBlockedError, WrongPinError } from '../../native/piv/errors';
 import { PivSession, PivSlot, type PivKeyAlgorithm } from '../../native/piv/piv-session';
-import { ENROLL_PATH } from '../../org-node/http/server';
+import { ENROLL_PATH } from '../../smime/bundle/manifest';
 import { fromPem, toPem } from '../../org-node/pem';
 import { readSecret } from '../../org-node/secrets';
 import { CliError, ExitCode, UsageError } from '../command';
@@ -24,33 +24,6 @@ export const enrollCardUsage = `usage: ssmax org enroll-card --node <https://ssm
        [--alg p256|rsa2048 (both slots; default p256)] [--tls-ca <pem>] [--reader <name>]
   one-time code: SSMAX_ENROLL_CODE or --code-file; card PIN: SSMAX_CARD_PIN or --pin-file;
   card management key (hex): SSMAX_CARD_MGMT_KEY or --mgmt-key-file`;
-
-interface EnrollAnswer {
-  signatureCertificate: string;
-  keyManagementCertificate: string;
-  orgCa: string;
-  root: string;
-}
-
-function postJson(url: string, body: unknown, ca: Buffer | undefined): Promise<{ status: number; json: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const data = Buffer.from(JSON.stringify(body));
-    const req = request(url, { method: 'POST', ...(ca ? { ca } : {}), timeout: 30_000, headers: { 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
-        } catch {
-          reject(new CliError(`the node at ${url} did not answer JSON (HTTP ${res.statusCode})`));
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (cause) => reject(new CliError(`cannot reach the enrollment API at ${url} (${cause.message})`, ExitCode.failed, { cause })));
-    req.end(data);
-  });
-}
 
 function algorithmOption(value: string | undefined, name: string, fallback: PivKeyAlgorithm): PivKeyAlgorithm {
   if (value === undefined) return fallback;
@@ -126,34 +99,25 @@ export async function enrollCard(args: string[]): Promise<ExitCode> {
     keyManagement: await generateKeyWithCsr(piv, { slot: PivSlot.KEY_MANAGEMENT, algorithm: alg, subject: `CN=${address}`, pin, managementKey }),
   }));
 
-  // 2. The enrollment API.
-  const answer = await postJson(`${node}${ENROLL_PATH}`, {
-    address,
-    code,
-    signatureCsr: toPem(generated.signature.csr, 'CERTIFICATE REQUEST'),
-    keyManagementCsr: toPem(generated.keyManagement.csr, 'CERTIFICATE REQUEST'),
-  }, ca);
-  if (answer.status !== 200) throw new CliError(`the node refused the enrollment (HTTP ${answer.status}): ${String(answer.json.error ?? 'no reason given')}`);
-  const body = answer.json as unknown as EnrollAnswer;
-  const der = (b64: unknown): Uint8Array => {
-    if (typeof b64 !== 'string') throw new CliError('the node answered an incomplete enrollment');
-    return new Uint8Array(Buffer.from(b64, 'base64'));
-  };
-  const sigCert = der(body.signatureCertificate);
-  const kmCert = der(body.keyManagementCertificate);
-  const orgCaDer = der(body.orgCa);
-
-  // 3. Check before writing: right keys, right chain, the root IT trusts.
-  const orgCa = new X509Certificate(orgCaDer);
-  if (!orgCa.checkIssued(root) || !orgCa.verify(root.publicKey)) throw new CliError('the org CA the node sent is not issued by the SSMAX root given with --root');
-  for (const [cert, key, slot] of [
-    [sigCert, generated.signature.publicKey, '9C'],
-    [kmCert, generated.keyManagement.publicKey, '9D'],
-  ] as const) {
-    const x = new X509Certificate(cert);
-    if (!x.checkIssued(orgCa) || !x.verify(orgCa.publicKey)) throw new CliError(`the ${slot} certificate is not issued by the org CA`);
-    if (!x.publicKey.export({ type: 'spki', format: 'der' }).equals(key.export({ type: 'spki', format: 'der' }))) throw new CliError(`the ${slot} certificate is not for the key on the card`);
+  // 2. The enrollment API, 3. checks before writing: right keys, right chain, the root IT trusts.
+  let issued;
+  try {
+    issued = await requestCertificates({
+      url: `${node}${ENROLL_PATH}`,
+      address,
+      code,
+      signatureCsr: toPem(generated.signature.csr, 'CERTIFICATE REQUEST'),
+      keyManagementCsr: toPem(generated.keyManagement.csr, 'CERTIFICATE REQUEST'),
+      tlsCa: ca,
+    });
+    checkIssued(issued, { signature: generated.signature.publicKey, keyManagement: generated.keyManagement.publicKey }, [new Uint8Array(root.raw)]);
+  } catch (err) {
+    if (err instanceof EnrollmentApiError) throw new CliError(err.message.replace('the trusted SSMAX root', 'the SSMAX root given with --root'), ExitCode.failed, { cause: err });
+    throw err;
   }
+  const sigCert = issued.signatureCertificate;
+  const kmCert = issued.keyManagementCertificate;
+  const orgCaDer = issued.orgCa;
 
   // 4. Onto the card.
   await withCard(reader, async (piv) => {

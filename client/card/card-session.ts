@@ -158,6 +158,19 @@ export class CardSession {
     return card.openDecryptor();
   }
 
+  /**
+   * Asks the user for a PIN that is not the card's current one (enrollment: the new PIN) through the
+   * same `pin.requested` dialog; null when cancelled. The PIN goes to the caller, never the cache.
+   */
+  requestPin(purpose: PinPurpose, description: string): Promise<string | null> {
+    const requestId = randomUUID();
+    const request: ApiPinRequest = { requestId, purpose, description };
+    return new Promise((resolve) => {
+      this.pending.set(requestId, { request, resolve });
+      this.events.emit('pin.requested', request);
+    });
+  }
+
   stop(): void {
     this.stopped = true;
     this.withdrawAll();

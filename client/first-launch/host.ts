@@ -37,12 +37,15 @@ export function toApiError(err: unknown, method: string): unknown {
   return err;
 }
 
-function accountOf(d: Pick<Discovery, 'id' | 'address' | 'org'>): Account {
+function accountOf(d: Pick<Discovery, 'id' | 'address' | 'org'> & { mail?: Discovery['mail'] | undefined }): Account {
+  const imap = d.mail?.imap;
   return {
     id: d.id,
     email: d.address,
     displayName: d.address,
     org: { name: d.org.name, domains: [...d.org.domains], encryptionKeyFingerprint: d.org.encryptionKeyFingerprint },
+    // IT's IMAP settings, prefilled for the mail account (the login name is the address until the user changes it).
+    ...(imap ? { imap: { host: imap.host, port: imap.port, security: imap.security, username: d.address } } : {}),
   };
 }
 
@@ -63,7 +66,7 @@ export function firstLaunchMethods(service: () => FirstLaunchService): {
     confirm: (id) =>
       call('accounts.confirm', async () => {
         const s = await service().confirm(id);
-        return accountOf({ id: 'org', address: s.address ?? '', org: s.org! });
+        return accountOf({ id: 'org', address: s.address ?? '', org: s.org!, mail: s.mail });
       }),
     org: {
       status: () =>

@@ -259,6 +259,12 @@ export class FirstLaunchService {
     return { id, address: d.address, domain, org: d.org, mail };
   }
 
+  /** A discovery not confirmed yet (its address and mail settings), e.g. to create the mail account with it. */
+  discovered(id: string): Discovery | undefined {
+    const d = this.#pending.get(id);
+    return d ? { id: d.id, address: d.address, domain: d.domain, org: d.org, mail: d.mail } : undefined;
+  }
+
   /** Pins a discovered bundle (after the user confirmed the org name and fingerprint). */
   async confirm(id: string): Promise<OrgStatusValue> {
     const d = this.#pending.get(id);
@@ -321,6 +327,12 @@ export class FirstLaunchService {
   abuseDesk(): { url: string; tlsCaPem: string | undefined } | undefined {
     if (this.#state === 'expired' || !this.#pin?.verified) return undefined;
     return { url: this.#pin.verified.manifest.abuseEndpoint, tlsCaPem: this.#pin.record.tlsCaPem };
+  }
+
+  /** Where IT mode enrolls cards: the pinned bundle's URL (the node serves its enrollment API on that origin) and its TLS CA. */
+  enrollmentTarget(): { bundleUrl: string; tlsCaPem: string | undefined } | undefined {
+    if (!this.#pin) return undefined;
+    return { bundleUrl: this.#pin.record.bundleUrl, tlsCaPem: this.#pin.record.tlsCaPem };
   }
 
   /** One refresh of the pinned bundle (the timer calls this; concurrent calls share one run). */

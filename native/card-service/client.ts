@@ -8,6 +8,8 @@ import {
   type CardRequest,
   type CardStatusInfo,
   type DecryptorInfo,
+  type EnrollInitialisation,
+  type GeneratedKeys,
   type FromService,
   type SignerInfo,
   type ToService,
@@ -230,6 +232,26 @@ export class CardServiceClient extends EventEmitter<CardServiceEvents> {
       namedCurve: 'P-256',
       ecdh: async (point) => (await this.request<Uint8Array>({ op: 'ecdh', reader, point })).value,
     };
+  }
+
+  /** Enrollment (IT mode): sets the organisation's management key, PIN and PUK on the card. */
+  async enrollInitialise(init: EnrollInitialisation, reader?: string): Promise<void> {
+    await this.request({ op: 'enroll-initialise', reader, init });
+  }
+
+  /** Enrollment: 9C and 9D keys generated on the card, with card-signed CSRs. */
+  async enrollGenerate(req: { algorithm: 'rsa2048' | 'p256'; subject: string; pin: string; managementKey: Uint8Array }, reader?: string): Promise<GeneratedKeys> {
+    return (await this.request<GeneratedKeys>({ op: 'enroll-generate', reader, ...req })).value;
+  }
+
+  /** Enrollment: writes the issued 9C/9D certificates and the org CA (slot 95). */
+  async enrollWrite(req: { managementKey: Uint8Array; signatureCertificate: Uint8Array; keyManagementCertificate: Uint8Array; orgCa: Uint8Array }, reader?: string): Promise<void> {
+    await this.request({ op: 'enroll-write', reader, ...req });
+  }
+
+  /** Enrollment: sign and decrypt round trip with the new keys and certificates. */
+  async enrollCheck(pin: string, reader?: string): Promise<void> {
+    await this.request({ op: 'enroll-check', reader, pin });
   }
 
   stop(): void {

@@ -16,7 +16,28 @@ export type CardRequest =
   | { op: 'ecdh'; reader?: string; point: Uint8Array }
   | { op: 'readers' }
   | { op: 'status'; reader?: string }
-  | { op: 'clear-pin' };
+  | { op: 'clear-pin' }
+  // IT enrollment (native/piv/enrollment.ts), each in one card transaction; secrets travel only in these requests.
+  | { op: 'enroll-initialise'; reader?: string; init: EnrollInitialisation }
+  | { op: 'enroll-generate'; reader?: string; algorithm: 'rsa2048' | 'p256'; subject: string; pin: string; managementKey: Uint8Array }
+  | { op: 'enroll-write'; reader?: string; managementKey: Uint8Array; signatureCertificate: Uint8Array; keyManagementCertificate: Uint8Array; orgCa: Uint8Array }
+  | { op: 'enroll-check'; reader?: string; pin: string };
+
+/** Card initialisation: the current secrets (factory values on a fresh card) and the organisation's new ones (absent: kept). */
+export interface EnrollInitialisation {
+  currentPin: string;
+  currentPuk: string;
+  currentManagementKey: Uint8Array;
+  newPin: string;
+  newPuk?: string;
+  newManagementKey?: { algorithm: '3des' | 'aes128' | 'aes192' | 'aes256'; key: Uint8Array };
+}
+
+/** What `enroll-generate` answers: per slot the public key (SPKI DER) and the card-signed PKCS#10 request (DER). */
+export interface GeneratedKeys {
+  signature: { spki: Uint8Array; csr: Uint8Array };
+  keyManagement: { spki: Uint8Array; csr: Uint8Array };
+}
 
 export interface SignerInfo {
   certificate: Uint8Array;

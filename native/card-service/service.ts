@@ -1,6 +1,7 @@
 import { CardWatcher } from '../pcsc/card-watcher';
 import { CardSigner, openCardDecryptor, type PinRequest } from '../piv/card-keys';
 import { PinCache } from '../piv/pin-cache';
+import { checkEnrolledCard, generateKeyWithCsr, importCertificate, writeOrgCa } from '../piv/enrollment';
 import { PivSession, PivSlot } from '../piv/piv-session';
 import type { EcdhDecryptor, RsaDecryptor } from '../../smime/keys';
 import {
@@ -8,6 +9,7 @@ import {
   type CardRequest,
   type CardStatusInfo,
   type FromService,
+  type GeneratedKeys,
   type ToService,
 } from './protocol';
 
@@ -48,6 +50,18 @@ export async function serveCards(
   const decryptors = new Map<string, RsaDecryptor | EcdhDecryptor>();
   const key = (reader?: string): string => reader ?? '';
 
+  /** One card transaction on the named reader, else the first reader with a card. */
+  const onCard = async <T>(reader: string | undefined, work: (piv: PivSession) => Promise<T>): Promise<T> => {
+    const found = await watcher.waitForCard({ reader, timeoutMs: 2_000 });
+    return watcher.transaction((channel) => work(new PivSession(channel)), { reader: found.reader });
+  };
+  /** After enrollment the card's keys, certificates and PIN changed: forget what was cached. */
+  const forgetCard = (): void => {
+    pinCache.clear();
+    signers.clear();
+    decryptors.clear();
+  };
+
   const handle = async (req: CardRequest): Promise<{ value: unknown; stats?: unknown }> => {
     switch (req.op) {
       case 'readers':
@@ -85,6 +99,42 @@ export async function serveCards(
       }
       case 'clear-pin':
         pinCache.clear();
+        return { value: true };
+      case 'enroll-initialise': {
+        forgetCard();
+        const i = req.init;
+        await onCard(req.reader, async (piv) => {
+          // Management key first (a wrong one leaves PIN and PUK untouched), then PIN, then PUK.
+          await piv.select();
+          await piv.authenticateManagementKey(i.currentManagementKey);
+          if (i.newManagementKey) await piv.setManagementKey(i.newManagementKey.algorithm, i.newManagementKey.key);
+          await piv.changePin(i.currentPin, i.newPin);
+          if (i.newPuk) await piv.changePuk(i.currentPuk, i.newPuk);
+        });
+        return { value: true };
+      }
+      case 'enroll-generate': {
+        forgetCard();
+        const value = await onCard(req.reader, async (piv): Promise<GeneratedKeys> => {
+          const one = async (slot: number) => {
+            const g = await generateKeyWithCsr(piv, { slot, algorithm: req.algorithm, subject: req.subject, pin: req.pin, managementKey: req.managementKey });
+            return { spki: new Uint8Array(g.publicKey.export({ type: 'spki', format: 'der' })), csr: g.csr };
+          };
+          return { signature: await one(PivSlot.SIGNATURE), keyManagement: await one(PivSlot.KEY_MANAGEMENT) };
+        });
+        return { value };
+      }
+      case 'enroll-write': {
+        forgetCard();
+        await onCard(req.reader, async (piv) => {
+          await importCertificate(piv, PivSlot.SIGNATURE, req.signatureCertificate, req.managementKey);
+          await importCertificate(piv, PivSlot.KEY_MANAGEMENT, req.keyManagementCertificate, req.managementKey);
+          await writeOrgCa(piv, req.orgCa, req.managementKey);
+        });
+        return { value: true };
+      }
+      case 'enroll-check':
+        await onCard(req.reader, (piv) => checkEnrolledCard(piv, req.pin));
         return { value: true };
       case 'open-signer': {
         const signer = await CardSigner.open({ watcher, pinPrompt, pinCache, reader: req.reader });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { BUNDLE_PATH, CRL_PATH } from '../../smime/bundle/manifest';
+import { BUNDLE_PATH, CRL_PATH, ENROLL_PATH } from '../../smime/bundle/manifest';
 import type { AbuseDesk } from '../abuse/desk';
 import { handleAbuseRequest } from '../abuse/http';
 import { EnrollmentCodeError } from '../directory/directory';
@@ -27,7 +27,7 @@ import { CsrError, checkCsr } from '../../smime/pki/csr';
  * a CSR fails proof of possession or the profile, 400 for malformed input.
  */
 
-export const ENROLL_PATH = '/ssmax/enroll/v1';
+export { ENROLL_PATH };
 const MAX_BODY = 64 * 1024;
 const DAY = 86_400_000;
 

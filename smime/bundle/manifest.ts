@@ -13,6 +13,8 @@ export const BUNDLE_FORMAT = 'ssmax-org-bundle/1';
 export const BUNDLE_PATH = '/.well-known/ssmax/bundle.p7s';
 /** The well-known path of the org CA's CRL on the same host. */
 export const CRL_PATH = '/.well-known/ssmax/org-ca.crl';
+/** The org node's enrollment API (POST JSON, org-node/http/server.ts), on the same host as the bundle. */
+export const ENROLL_PATH = '/ssmax/enroll/v1';
 
 /** Where a bundle is looked up for a mail domain: host `ssmax.<domain>`, well-known path. */
 export function bundleUrlForDomain(domain: string): string {

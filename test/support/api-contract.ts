@@ -108,15 +108,22 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       expect((await rejection(get('extra'))).code).toBe('InvalidArguments');
     });
 
-    it('answers NotAvailableYet for declared methods this build does not implement, never data', async () => {
+    it('enrollment: validated; cancel of an unknown id is NotFound; start without a pinned org or node URL is Refused (card untouched) with a progress event', async () => {
       const api = await connect();
-      for (const call of [
-        () => api.enrollment.cancel('enrollment-1'),
-      ]) {
-        const err = await rejection(call());
-        expect(err.code).toBe('NotAvailableYet');
-        expect(err.message).toMatch(/not available in this version/);
-      }
+      expect((await rejection(api.enrollment.cancel('enrollment-1'))).code).toBe('NotFound');
+      const request = { email: 'ken@card.example.jp', displayName: 'Ken', staffId: 'CC-1', enrollmentCode: 'ABCD-EFGH', algorithm: 'p256' as const };
+      const plainHttp = await rejection(api.enrollment.start({ ...request, nodeUrl: 'http://node.example' }));
+      expect(plainHttp.code).toBe('InvalidArguments');
+      const badKey = await rejection(api.enrollment.start({ ...request, card: { newManagementKey: 'zz' } }));
+      expect(badKey.code).toBe('InvalidArguments');
+      const progress: { step: string; error?: { code: string } }[] = [];
+      const stop = api.events.on('enrollment.progress', (p) => progress.push(p));
+      const noOrg = await rejection(api.enrollment.start(request));
+      await expect.poll(() => progress.length).toBe(1);
+      stop();
+      expect(noOrg.code).toBe('Refused');
+      expect(noOrg.method).toBe('enrollment.start');
+      expect(progress).toEqual([expect.objectContaining({ step: 'insert-card', error: expect.objectContaining({ code: 'no-org' }) })]);
     });
 
     it('report.malicious: validates its arguments, and is Refused while no org bundle is pinned', async () => {
