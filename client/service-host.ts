@@ -312,7 +312,8 @@ export class ServiceHost implements SsmaxClient {
     if (!d.mail.imap)
       throw new ApiError('Refused', 'IT gave no IMAP server for this organisation: confirm without a password, then add the account by hand.', { method: 'accounts.confirm' });
     const account = await this.#mail.addAccount(
-      { email: d.address, imap: { ...d.mail.imap, username: d.address, password: imapPassword } },
+      // IT's private CA (provisioning `tlsCaPem`) also vouches for its IMAP server's TLS.
+      { email: d.address, imap: { ...d.mail.imap, username: d.address, password: imapPassword, ...(d.tlsCaPem ? { caCertPem: d.tlsCaPem } : {}) } },
       'accounts.confirm',
     );
     const pinned = await this.#firstLaunch.confirm(id);

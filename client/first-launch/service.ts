@@ -260,9 +260,9 @@ export class FirstLaunchService {
   }
 
   /** A discovery not confirmed yet (its address and mail settings), e.g. to create the mail account with it. */
-  discovered(id: string): Discovery | undefined {
+  discovered(id: string): (Discovery & { tlsCaPem: string | undefined }) | undefined {
     const d = this.#pending.get(id);
-    return d ? { id: d.id, address: d.address, domain: d.domain, org: d.org, mail: d.mail } : undefined;
+    return d ? { id: d.id, address: d.address, domain: d.domain, org: d.org, mail: d.mail, tlsCaPem: d.tlsCaPem } : undefined;
   }
 
   /** Pins a discovered bundle (after the user confirmed the org name and fingerprint). */

@@ -1,0 +1,71 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceHost } from '../../../client/service-host';
+import { startDovecot, type DovecotHandle } from '../../harness/dovecot';
+import { startOrgNodeWorld, type OrgNodeWorld } from '../../support/org-node-world';
+
+/**
+ * accounts.confirm(id, imapPassword): IT's provisioning file names the IMAP server (a real Dovecot
+ * with STARTTLS under IT's private CA); confirm with the password creates the mail account (login
+ * checked first) and pins the org; a wrong password pins nothing; without a password only the pin,
+ * with the IMAP settings prefilled for accounts.add.
+ */
+let world: OrgNodeWorld;
+let dovecot: DovecotHandle;
+let work: string;
+let host: ServiceHost | undefined;
+
+async function openHost(name: string): Promise<ServiceHost> {
+  const dataDir = join(work, name);
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(
+    join(dataDir, 'provisioning.json'),
+    world.provisioning({ imap: { host: '127.0.0.1', port: dovecot.imap.port, security: 'starttls' }, tlsCaPem: world.tlsCaPem + dovecot.tls!.certPem }),
+  );
+  host = await ServiceHost.open({ dataDir, runtime: 'bridge', mail: { loginTimeoutMs: 10_000 } });
+  return host;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'ssmax-confirm-account-'));
+  world = await startOrgNodeWorld();
+  dovecot = await startDovecot({ users: [{ address: world.address, password: 'pw-hanako' }], starttls: true });
+}, 120_000);
+
+afterAll(async () => {
+  await host?.close();
+  await dovecot?.stop();
+  await world?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('accounts.confirm creates the mail account from the provisioning file', () => {
+  it('discover shows the prefilled IMAP settings; a wrong password → LoginFailed, nothing pinned, no account; the right one → account + pin', async () => {
+    const h = await openHost('a');
+    const found = await h.accounts.discover(world.address);
+    expect(found.imap).toEqual({ host: '127.0.0.1', port: dovecot.imap.port, security: 'starttls', username: world.address });
+
+    await expect(h.accounts.confirm(found.id, 'wrong-password')).rejects.toMatchObject({ code: 'LoginFailed', method: 'accounts.confirm' });
+    expect((await h.org.status()).state).toBe('none');
+    expect(await h.accounts.list()).toEqual([]);
+
+    const account = await h.accounts.confirm(found.id, 'pw-hanako');
+    expect(account).toMatchObject({ email: world.address, imap: { host: '127.0.0.1', security: 'starttls', username: world.address }, org: { name: 'Launch Corp' } });
+    expect((await h.accounts.list()).map((a) => a.id)).toEqual([account.id]);
+    expect((await h.org.status()).state).toBe('pinned');
+    expect(JSON.stringify(await h.accounts.list())).not.toContain('pw-hanako');
+    await h.close();
+    host = undefined;
+  });
+
+  it('without a password: pinned only, the account to add is prefilled', async () => {
+    const h = await openHost('b');
+    const found = await h.accounts.discover(world.address);
+    const pinned = await h.accounts.confirm(found.id);
+    expect(pinned.imap).toEqual({ host: '127.0.0.1', port: dovecot.imap.port, security: 'starttls', username: world.address });
+    expect((await h.org.status()).state).toBe('pinned');
+    expect(await h.accounts.list()).toEqual([]);
+  });
+});
