@@ -256,64 +256,73 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       const pass = ['--passphrase-file', passphraseFile];
       await ssmax(['authority', 'init', '--dir', at('authority'), '--name', 'SSMAX Demo Root CA', ...pass]);
       await mkdir(at('orgs'), { recursive: true });
-      for (const k of ['a', 'b'] as const) {
-        const o = ORGS[k];
-        await ssmax([
-          'org',
-          'init',
-          '--dir',
-          orgDir(k),
-          '--name',
-          o.name,
-          '--domain',
-          o.domain,
-          '--base-url',
-          `https://127.0.0.1:${httpPort(k)}`,
-          '--submission',
-          `127.0.0.1:${subPort(k)}`,
-          ...pass,
-        ]);
-        await ssmax([
-          'authority',
-          'admit',
-          '--dir',
-          at('authority'),
-          '--org',
-          o.name,
-          '--domain',
-          o.domain,
-          '--csr',
-          join(orgDir(k), 'org-ca.csr.pem'),
-          '--out',
-          join(orgDir(k), 'org-ca.pem'),
-          ...pass,
-        ]);
-        await ssmax([
-          'org',
-          'install-ca',
-          '--dir',
-          orgDir(k),
-          '--cert',
-          join(orgDir(k), 'org-ca.pem'),
-          '--root',
-          rootFile,
-          ...pass,
-        ]);
-        for (const p of people(k))
+      // Both orgs at once (each CLI call is a process start); the authority admits one at a time.
+      let admitting: Promise<unknown> = Promise.resolve();
+      const admit = (args: string[]): Promise<string> => {
+        const next = admitting.then(() => ssmax(args));
+        admitting = next.catch(() => undefined);
+        return next;
+      };
+      await Promise.all(
+        (['a', 'b'] as const).map(async (k) => {
+          const o = ORGS[k];
           await ssmax([
             'org',
-            'member',
-            'add',
+            'init',
             '--dir',
             orgDir(k),
-            '--address',
-            p.address,
             '--name',
-            p.name,
-            '--staff-id',
-            p.staffId,
+            o.name,
+            '--domain',
+            o.domain,
+            '--base-url',
+            `https://127.0.0.1:${httpPort(k)}`,
+            '--submission',
+            `127.0.0.1:${subPort(k)}`,
+            ...pass,
           ]);
-      }
+          await admit([
+            'authority',
+            'admit',
+            '--dir',
+            at('authority'),
+            '--org',
+            o.name,
+            '--domain',
+            o.domain,
+            '--csr',
+            join(orgDir(k), 'org-ca.csr.pem'),
+            '--out',
+            join(orgDir(k), 'org-ca.pem'),
+            ...pass,
+          ]);
+          await ssmax([
+            'org',
+            'install-ca',
+            '--dir',
+            orgDir(k),
+            '--cert',
+            join(orgDir(k), 'org-ca.pem'),
+            '--root',
+            rootFile,
+            ...pass,
+          ]);
+          for (const p of people(k))
+            await ssmax([
+              'org',
+              'member',
+              'add',
+              '--dir',
+              orgDir(k),
+              '--address',
+              p.address,
+              '--name',
+              p.name,
+              '--staff-id',
+              p.staffId,
+            ]);
+        }),
+      );
       await mkdir(at('tls'), { recursive: true });
       await run('openssl', [
         'req',
