@@ -49,8 +49,17 @@ export function MailView({
   );
 
   const onOpened = useCallback((m: OpenedMessage) => {
+    // Encrypted mail hides its subject outside (RFC 9788 "[...]"): once opened, the list shows the
+    // protected headers the reading pane shows.
+    const from = m.chain.displayedFrom;
     setOverrides((o) =>
-      new Map(o).set(refKey(m.ref), { trust: m.chain.state, external: m.chain.external, unread: false }),
+      new Map(o).set(refKey(m.ref), {
+        trust: m.chain.state,
+        external: m.chain.external,
+        unread: false,
+        subject: m.headers.subject,
+        ...(from !== undefined ? { from: { name: from.name, email: from.address } } : {}),
+      }),
     );
   }, []);
 

@@ -85,27 +85,40 @@ describe('mail screens against the demo world (Bob)', () => {
     await row(subject).click();
     await expect
       .poll(async () => {
-        if (await pinDialog().isVisible()) {
-          await page.locator('#pin-input').fill(bob.pin);
-          await page.getByTestId('pin-ok').click();
-        }
+        await answerPinIfAsked();
         return page.getByTestId('message-subject').filter({ hasText: subject }).count();
       }, { timeout: 60_000 })
       .toBe(1);
+  }
+
+  /** Rows of encrypted mail: the outer subject is RFC 9788's placeholder until the message is opened. */
+  const hidden = (): Locator => page.getByTestId('message-row').filter({ hasText: '[...]' });
+
+  async function answerPinIfAsked(): Promise<void> {
+    if (await pinDialog().isVisible()) {
+      await page.locator('#pin-input').fill(bob.pin);
+      await page.getByTestId('pin-ok').click();
+    }
   }
 
   it('the inbox lists the seeded mail, virtualized, with a badge per row (not opened yet: never green)', async () => {
     await page.goto(bridge.url);
     await expect.poll(() => page.getByTestId('message-row').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(6);
     expect(await page.locator('[data-testid="folder"][aria-current="true"]').innerText()).toContain('Inbox');
-    for (const s of Object.values(SUBJECT)) expect(await row(s).count()).toBe(1);
+    // Mail in the clear shows its subject; encrypted mail only the protected-header placeholder.
+    expect(await row(SUBJECT.spoof).count()).toBe(1);
+    expect(await row(SUBJECT.external).count()).toBe(1);
+    expect(await hidden().count()).toBeGreaterThanOrEqual(4);
     // Before opening, the cache knows no state: no row may look verified.
     expect(await page.locator('.trust-badge.trust-verified').count()).toBe(0);
-    expect(await page.getByTestId('card-status').innerText()).toMatch(/Card/);
+    expect(await page.locator('[data-testid="message-row"] .trust-badge').first().getAttribute('data-trust')).toBe('unopened');
+    await shot('mail-inbox-unopened-en');
   });
 
-  it('PIN dialog: a wrong PIN fails the open with the tries left; Cancel is honoured; the right PIN opens the verified message with three valid links', async () => {
-    await row(SUBJECT.verified).click();
+  it('PIN dialog: a wrong PIN fails the open with the tries left; Cancel is honoured; the right PIN opens the message', async () => {
+    const first = hidden().first();
+    const uid = await first.getAttribute('data-uid');
+    await first.click();
     await expect.poll(() => pinDialog().isVisible(), { timeout: 30_000 }).toBe(true);
     expect(await pinDialog().innerText()).toContain('decrypt');
     await shot('mail-pin-dialog-en');
@@ -131,7 +144,32 @@ describe('mail screens against the demo world (Bob)', () => {
     await expect.poll(() => pinDialog().isVisible(), { timeout: 30_000 }).toBe(true);
     await page.locator('#pin-input').fill(bob.pin);
     await page.getByTestId('pin-ok').click();
-    await expect.poll(() => page.getByTestId('chain-panel').first().getAttribute('data-state'), { timeout: 60_000 }).toBe('verified');
+    await expect.poll(() => page.getByTestId('opened-message').count(), { timeout: 60_000 }).toBe(1);
+    // Opened: the list shows the protected subject now.
+    expect(await page.locator(`[data-testid="message-row"][data-uid="${uid}"]`).innerText()).not.toContain('[...]');
+  });
+
+  it('opening every encrypted message shows its real subject and state in the list', async () => {
+    for (let i = 0; i < 10 && (await hidden().count()) > 0; i++) {
+      const next = hidden().first();
+      const uid = await next.getAttribute('data-uid');
+      await next.click();
+      await expect
+        .poll(
+          async () => {
+            await answerPinIfAsked();
+            return page.locator(`[data-testid="message-row"][data-uid="${uid}"]`).innerText();
+          },
+          { timeout: 60_000 },
+        )
+        .not.toContain('[...]');
+    }
+    for (const s of Object.values(SUBJECT)) expect(await row(s).count()).toBe(1);
+  });
+
+  it('the verified message: three valid links ① ② ③ and no warning', async () => {
+    await open(SUBJECT.verified);
+    expect(await page.getByTestId('chain-panel').first().getAttribute('data-state')).toBe('verified');
     const links = page.locator('[data-testid="chain-panel"] > ol > [data-testid="chain-link"]');
     expect(await links.evaluateAll((ls) => ls.map((l) => [l.getAttribute('data-role'), l.getAttribute('data-status')]))).toEqual([
       ['sender', 'valid'],
@@ -194,10 +232,11 @@ describe('mail screens against the demo world (Bob)', () => {
   });
 
   it('server-side search narrows the list', async () => {
-    await page.locator('#mail-search').fill('EICAR');
+    // Encrypted mail is opaque to the server: search finds what is in the clear.
+    await page.locator('#mail-search').fill('bank account');
     await page.locator('#mail-search').press('Enter');
     await expect.poll(() => page.getByTestId('message-row').count(), { timeout: 30_000 }).toBe(1);
-    expect(await row(SUBJECT.eicar).count()).toBe(1);
+    expect(await row(SUBJECT.spoof).count()).toBe(1);
     await page.locator('#mail-search').fill('');
     await expect.poll(() => page.getByTestId('message-row').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(6);
   });
