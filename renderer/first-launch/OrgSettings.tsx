@@ -105,7 +105,8 @@ export function OrgSettings({ client }: { client: SsmaxClient }): ReactNode {
           {t('org.settings.refresh')}
         </button>
       )}
-      <p role="status">{busy ? t('org.settings.refreshing') : done ? t('org.settings.refreshed') : ''}</p>
+      {/* aria-live without role=status: the settings screen keeps one status region (the language save). */}
+      <p aria-live="polite" data-testid="org-refresh-status">{busy ? t('org.settings.refreshing') : done ? t('org.settings.refreshed') : ''}</p>
     </section>
   );
 }

@@ -96,7 +96,7 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     await expect.poll(() => page.locator('h1').textContent()).toBe('設定');
     expect(await page.getByRole('status').innerText()).toBe('保存しました。表示言語は日本語になりました。');
     expect(await page.locator('html').getAttribute('lang')).toBe('ja');
-    expect(await page.getByRole('button', { name: 'メール' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'メール', exact: true }).count()).toBe(1);
     await page.screenshot({ path: join(SCREENSHOTS, 'settings-ja.png') });
 
     const onDisk = JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as {
@@ -104,7 +104,7 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     };
     expect(onDisk.settings.language).toBe('ja');
 
-    await page.getByRole('button', { name: 'メール' }).click();
+    await page.getByRole('button', { name: 'メール', exact: true }).click();
     expect(await page.getByTestId('no-account').innerText()).toContain('アカウントはまだありません');
     await expect.poll(() => page.getByTestId('card-status').innerText()).toBe('カードリーダーがありません');
     await page.screenshot({ path: join(SCREENSHOTS, 'mail-ja.png') });

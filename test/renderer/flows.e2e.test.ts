@@ -161,7 +161,7 @@ describe('first launch, compose and enrollment in Chromium through the loopback 
     await expect.poll(() => page.getByTestId('pinned-org-name').innerText()).toBe('Launch Corp');
     expect(await page.getByTestId('pinned-org-state').innerText()).toBe('Pinned and verified');
     await page.getByRole('button', { name: 'Check for an update now' }).click();
-    await expect.poll(() => page.getByTestId('org-settings').getByRole('status').innerText()).toBe('Checked.');
+    await expect.poll(() => page.getByTestId('org-refresh-status').innerText()).toBe('Checked.');
     await shot('settings-org-en');
     await audit('settings org');
   });
@@ -197,7 +197,7 @@ describe('first launch, compose and enrollment in Chromium through the loopback 
     await rm(zipDir, { recursive: true, force: true });
   });
 
-  it('the IT enrollment screen in both languages (the method is not available in this build: said so, in plain words)', async () => {
+  it('the IT enrollment screen in both languages; with no card reader, start stops and says why in plain words', async () => {
     await setLanguage('ja');
     await page.getByRole('button', { name: 'ICカード発行（IT）' }).click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('社員証・職員証（ICカード）の発行（IT部門）');
