@@ -113,6 +113,33 @@ describe('compose', () => {
   });
 });
 
+describe('compose attachments', () => {
+  it('a file dropped on the attachment area is read and listed with its size; too much in all blocks sending', async () => {
+    const client = fakeClient({});
+    view = await render(<Compose client={client} accounts={[account]} knownAddresses={[]} />);
+    const c = view.container;
+    const zone = c.querySelector('[data-testid=attachments]') as HTMLElement;
+    const drop = async (file: File): Promise<void> => {
+      const event = new Event('drop', { bubbles: true, cancelable: true });
+      Object.defineProperty(event, 'dataTransfer', { value: { files: [file] } });
+      await act(async () => zone.dispatchEvent(event));
+      await settle();
+    };
+    await drop(new File([new Uint8Array(2048)], 'notes.txt'));
+    await settle();
+    expect(c.querySelector('[data-testid=attachment]')?.textContent).toContain('notes.txt');
+    expect(c.querySelector('[data-testid=attachment]')?.textContent).toContain('2 KB');
+    await type(byLabel(c, 'To'), 'bob@b.example');
+    expect((button(c, 'Sign and send') as HTMLButtonElement).disabled).toBe(false);
+    // A file object that claims 11 MB (never read in full: the limit is on the declared sizes).
+    const big = new File([new Uint8Array(16)], 'big.iso');
+    Object.defineProperty(big, 'size', { value: 11 * 1024 * 1024 });
+    await drop(big);
+    expect(c.textContent).toContain('too large to send');
+    expect((button(c, 'Sign and send') as HTMLButtonElement).disabled).toBe(true);
+  });
+});
+
 describe('outbox', () => {
   it('lists entries with the server reason, follows outbox.changed, and retries', async () => {
     const failed: OutboxEntry = { id: 'e1', subject: 'Q3', to: ['bob@b.example'], state: 'failed', attempts: 1, lastError: '550 5.7.1 signature is not the submitting user' };
