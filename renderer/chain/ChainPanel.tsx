@@ -148,6 +148,8 @@ function LinkItem({ link }: { link: ChainLink }): ReactNode {
   const { t, language } = useI18n();
   const leaf = link.path[0];
   const person = link.role === 'sender' || link.role === 'forwarder' || link.role === 'additional-signer';
+  // The core notes each certificate of the path; one line per kind of note is what a reader needs.
+  const notes = link.notes.filter((n, i) => link.notes.findIndex((m) => m.code === n.code) === i);
   return (
     <li
       className={`chain-link status-${link.status}`}
@@ -186,9 +188,9 @@ function LinkItem({ link }: { link: ChainLink }): ReactNode {
           ))}
         </ul>
       )}
-      {link.notes.length > 0 && (
+      {notes.length > 0 && (
         <ul className="chain-link-notes" data-testid="link-notes">
-          {link.notes.map((r, i) => (
+          {notes.map((r, i) => (
             <li key={`${r.code}-${i}`} data-code={r.code}>
               {reasonText(t, r)}
             </li>

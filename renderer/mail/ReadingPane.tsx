@@ -168,8 +168,9 @@ function Message({
           <ReportAction client={client} message={message} />
         </div>
       </header>
-      <ChainPanel chain={message.chain} />
+      {/* Verdicts first: a Danger attachment must be seen before anything else is read. */}
       {message.attachments.length > 0 && <Attachments client={client} message={message} />}
+      <ChainPanel chain={message.chain} />
       <Body message={message} remoteLoaded={remoteLoaded} onLoadRemote={onLoadRemote} />
     </article>
   );

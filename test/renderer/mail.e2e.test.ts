@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../client/bridge/server';
@@ -186,7 +187,8 @@ describe('mail screens against the demo world (Bob)', () => {
     await open(SUBJECT.spoof);
     const panel = page.getByTestId('chain-panel').first();
     expect(await panel.getAttribute('data-state')).toBe('failed');
-    expect(await page.locator('.trust-badge.trust-verified').count()).toBe(0);
+    expect(await page.locator('[data-testid="opened-message"] .trust-badge').getAttribute('data-trust')).toBe('failed');
+    expect(await row(SUBJECT.spoof).locator('.trust-badge').getAttribute('data-trust')).toBe('failed');
     const sender = panel.locator('[data-testid="chain-link"][data-role="sender"]');
     expect(await sender.getAttribute('data-status')).not.toBe('valid');
     expect(await panel.innerText()).toContain('Verification failed');
@@ -229,6 +231,53 @@ describe('mail screens against the demo world (Bob)', () => {
     await expect.poll(() => page.getByTestId('message-subject').innerText(), { timeout: 30_000 }).toBe(
       second.split('\n').find((l) => Object.values(SUBJECT).some((s) => l.includes(s))) ?? '',
     );
+  });
+
+  it('HTML mail: a sandboxed frame without scripts, remote content blocked until the user loads it for this message', async () => {
+    // Unsigned HTML mail put straight into the mailbox (as any outside sender's mail could be).
+    const raw = [
+      'From: Newsletter <news@outside.example>',
+      'To: bob@b.example',
+      'Subject: HTML newsletter with a tracking pixel',
+      'Date: Sun, 06 Dec 2026 09:00:00 +0000',
+      'Message-ID: <html-e2e-1@outside.example>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<p style="color:#a00">Hello Bob, <b>big news</b>.</p><img src="http://127.0.0.1:9/pixel.png" alt="pixel"><script>document.title="pwned"</script>',
+      '',
+    ].join('\r\n');
+    const imap = new ImapFlow({
+      host: bob.imap.host,
+      port: bob.imap.port,
+      secure: false,
+      doSTARTTLS: false,
+      auth: { user: bob.imap.username, pass: bob.imap.password },
+      logger: false,
+    });
+    await imap.connect();
+    try {
+      await imap.append('INBOX', raw, []);
+    } finally {
+      await imap.logout();
+    }
+    await expect.poll(() => row('HTML newsletter').count(), { timeout: 60_000 }).toBe(1);
+    await open('HTML newsletter');
+    const frame = page.getByTestId('html-body');
+    expect(await frame.getAttribute('sandbox')).toBe('');
+    expect(await page.getByTestId('remote-blocked').innerText()).toContain('Remote content was blocked');
+    const body = page.frameLocator('[data-testid="html-body"]').locator('body');
+    await expect.poll(() => body.innerText()).toContain('big news');
+    expect(await page.frameLocator('[data-testid="html-body"]').locator('script').count()).toBe(0);
+    expect(await page.frameLocator('[data-testid="html-body"]').locator('img[src^="http"]').count()).toBe(0);
+    await shot('mail-html-blocked-en');
+    await page.getByTestId('load-remote').click();
+    await expect.poll(() => page.getByTestId('remote-loaded').count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.frameLocator('[data-testid="html-body"]').locator('img[src^="http"]').count()).toBe(1);
+    // Opening another message forgets the choice: it is per message.
+    await open(SUBJECT.external);
+    await open('HTML newsletter');
+    expect(await page.getByTestId('remote-blocked').count()).toBe(1);
   });
 
   it('server-side search narrows the list', async () => {
@@ -279,6 +328,7 @@ describe('mail screens against the demo world (Bob)', () => {
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
       .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
     expect(serious).toEqual([]);
-    expect(consoleErrors).toEqual([]);
+    // The remote pixel (loaded on purpose above) points at a closed port: its load error is expected.
+    expect(consoleErrors.filter((e) => !e.includes('127.0.0.1:9/pixel.png') && !e.includes('ERR_CONNECTION_REFUSED'))).toEqual([]);
   });
 });
