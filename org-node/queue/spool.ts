@@ -26,6 +26,8 @@ export interface SpoolEntryInput {
   readonly rcptTo: readonly string[];
   /** Destination org of a relay copy. */
   readonly org?: string;
+  /** A signed-only copy to a domain outside SSMAX (`org` is that domain): routed by MX, verified TLS required. */
+  readonly nonMember?: boolean;
   readonly messageId?: string;
   readonly message: Buffer;
   /** Keep for review instead of queueing: why (inspection policy `hold`). */
@@ -40,6 +42,7 @@ export interface SpoolMeta {
   readonly mailFrom: string;
   readonly rcptTo: readonly string[];
   readonly org?: string;
+  readonly nonMember?: boolean;
   readonly messageId?: string;
   readonly createdAt: string;
 }
@@ -113,7 +116,7 @@ export class Spool {
           duplicates.push(id);
           continue;
         }
-        const meta: SpoolMeta = { v: 1, id, key: e.key, kind: e.kind, mailFrom: e.mailFrom, rcptTo: [...e.rcptTo], ...(e.org ? { org: e.org } : {}), ...(e.messageId ? { messageId: e.messageId } : {}), createdAt: now.toISOString() };
+        const meta: SpoolMeta = { v: 1, id, key: e.key, kind: e.kind, mailFrom: e.mailFrom, rcptTo: [...e.rcptTo], ...(e.org ? { org: e.org } : {}), ...(e.nonMember ? { nonMember: true } : {}), ...(e.messageId ? { messageId: e.messageId } : {}), createdAt: now.toISOString() };
         const tmp = this.#path('tmp', `${id}.${randomBytes(6).toString('hex')}`);
         const h = await fs.open(tmp, 'wx', 0o600);
         try {

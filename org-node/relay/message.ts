@@ -90,6 +90,16 @@ export function sealMessage(opened: OpenedMessage, cms: Uint8Array, recipient: U
   return Buffer.concat([Buffer.from(extraHeaders, 'utf8'), opened.outerHeaders, buildPkcs7Mime({ smimeType: 'authEnveloped-data', der: env })]);
 }
 
+/** Rebuilds the message around a new CMS, signed only (mail leaving SSMAX under policy 'deliver-signed'). */
+export function sealSigned(opened: OpenedMessage, cms: Uint8Array): Buffer {
+  const s = opened.signed;
+  const body =
+    s.kind === 'multipart-signed'
+      ? buildMultipartSigned({ signedPart: s.signedPart, signature: cms, digest: s.micalg.length > 0 ? s.micalg : 'SHA-256' })
+      : buildPkcs7Mime({ smimeType: 'signed-data', der: cms });
+  return Buffer.concat([opened.outerHeaders, body]);
+}
+
 export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 export function domainOf(address: string): string {

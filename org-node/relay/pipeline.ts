@@ -1,6 +1,6 @@
 import { countersign, lastLinkPath, type Hop, type SmtpEnvelope } from '../../smime/cms';
 import { verifyMessage, type ChainLink, type MessageVerification } from '../../smime/chain';
-import { domainOf, MessageShapeError, openMessage, sealMessage, sha256Hex, type OpenedMessage } from './message';
+import { domainOf, MessageShapeError, openMessage, sealMessage, sealSigned, sha256Hex, type OpenedMessage } from './message';
 import type { BounceCode, BounceOutcome, DestinationOrg, InspectionResult, Outcome, PipelineResult, RelayDeps, RelayLog } from './types';
 
 /**
@@ -151,6 +151,7 @@ export async function processSubmission(deps: RelayDeps, sub: Submission): Promi
   // Group the other recipients by destination org (one org may have several domains).
   const byDomain = new Map<string, DestinationOrg | undefined | Error>();
   const groups = new Map<string, { org: DestinationOrg; rcpts: string[] }>();
+  const outside = new Map<string, string[]>();
   for (const rcpt of external) {
     const d = domainOf(rcpt);
     if (!byDomain.has(d)) {
@@ -162,7 +163,8 @@ export async function processSubmission(deps: RelayDeps, sub: Submission): Promi
     }
     const org = byDomain.get(d);
     if (org instanceof Error) outcomes.push({ kind: 'tempfail', rcptTo: [rcpt], reason: `The SSMAX bundle of ${d} could not be obtained: ${org.message}` });
-    else if (!org) outcomes.push({ kind: 'bounce', rcptTo: [rcpt], reason: `${d} is not an SSMAX organisation; this organisation's policy does not send signed mail outside SSMAX.`, code: 'non-member-domain' });
+    else if (!org && deps.nonMemberPolicy === 'deliver-signed') outside.set(d, [...(outside.get(d) ?? []), rcpt]);
+    else if (!org) outcomes.push({ kind: 'bounce', rcptTo: [rcpt], reason: `${d} is not an SSMAX organisation, and this organisation's policy refuses mail outside SSMAX (it could not be encrypted for the recipient).`, code: 'non-member-domain' });
     else {
       const g = groups.get(org.id) ?? { org, rcpts: [] };
       g.rcpts.push(rcpt);
@@ -172,6 +174,11 @@ export async function processSubmission(deps: RelayDeps, sub: Submission): Promi
   for (const g of groups.values()) {
     const cms = await addLink(deps, opened.signed.cms, 'sending-org', { mailFrom, rcptTo: g.rcpts }, inspection);
     outcomes.push({ kind: 'relay', org: g.org.id, mailFrom, rcptTo: g.rcpts, message: sealMessage(opened, cms, g.org.encryptionCertificate), ...heldOf(inspection) });
+  }
+  // Outside SSMAX under 'deliver-signed': ① and the org's ② (which attests the inspection) travel signed only.
+  for (const [domain, list] of outside) {
+    const cms = await addLink(deps, opened.signed.cms, 'sending-org', { mailFrom, rcptTo: list }, inspection);
+    outcomes.push({ kind: 'relay', org: domain, nonMember: true, mailFrom, rcptTo: list, message: sealSigned(opened, cms), ...heldOf(inspection) });
   }
   return { outcomes, log };
 }

@@ -76,9 +76,16 @@ export interface RelayDeps {
   readonly resolveOrg: OrgResolver;
   readonly inspect: Inspector;
   readonly now: () => Date;
-  /** Mail to a domain outside SSMAX: only 'refuse' today (never a silent downgrade). */
-  readonly nonMemberPolicy?: 'refuse';
+  /**
+   * Mail to a domain outside SSMAX (SPEC §5: policy decides, never a silent downgrade):
+   * 'refuse' (default) bounces those recipients with the reason; 'deliver-signed' sends them one
+   * signed-only copy per domain (① + the org's ②, not encrypted: they hold no SSMAX key), which the
+   * SMTP side hands on only over verified TLS and tells the sender about.
+   */
+  readonly nonMemberPolicy?: NonMemberPolicy;
 }
+
+export type NonMemberPolicy = 'refuse' | 'deliver-signed';
 
 /** Handed to another org node (SMTP relay) — one copy per destination org. */
 export interface RelayOutcome {
@@ -89,6 +96,8 @@ export interface RelayOutcome {
   readonly message: Buffer;
   /** Set when the policy holds the message for review: why. */
   readonly held?: string;
+  /** A signed-only copy to a domain outside SSMAX (`org` is the domain), under policy 'deliver-signed'. */
+  readonly nonMember?: true;
 }
 
 /** Handed to the own mailbox store (LMTP) — one copy per recipient, encrypted to their 9D. */

@@ -15,7 +15,8 @@ import { startOrgServer, type OrgServerHandle } from '../http/server';
 import { peerCrls } from '../relay/crl';
 import { fileAuthenticator } from './credentials';
 import { relayDepsFromOrg } from './from-org';
-import { mapRoutes } from './handoff';
+import { Resolver } from 'node:dns/promises';
+import { firstRoute, mapRoutes, mxRoutes, type Route } from './handoff';
 import { startOrgNode, type OrgNodeHandle } from './node';
 
 /**
@@ -32,11 +33,19 @@ import { startOrgNode, type OrgNodeHandle } from './node';
  *   "filter": { "listen": "127.0.0.1:10025", "reinject": "127.0.0.1:10026" },
  *   "lmtp": "127.0.0.1:24",
  *   "clamd": "127.0.0.1:3310" | "/run/clamav/clamd.ctl",
- *   "peers": { "b.example": "mx.b.example:25" },
+ *   "peers": { "b.example": "mx.b.example:25", "c.example": "mx" },
+ *   "mx": { "port": 25, "servers": ["127.0.0.1:5353"] },
+ *   "nonMember": "refuse" | "deliver-signed",
  *   "bundleCache": "bundles",
  *   "http": { "listen": "0.0.0.0:443", "tlsCert": "tls.pem", "tlsKey": "tls.key" },
  *   "inspection": { "danger": "reject" | "hold", "unsupported": "deliver-flagged" | "hold" | "reject" }
  * }
+ * `peers`: a peer's node as host:port, or "mx" — found through the DNS MX of its domain (`mx`
+ * (optional): the SMTP port of exchanges, default 25, and DNS servers instead of the system's).
+ * `nonMember` (optional, default "refuse"): mail to a domain that is not in `peers` (not SSMAX) is
+ * refused with a 550 and the reason, or with "deliver-signed" sent signed only (① and the org's ②,
+ * not encrypted) to the domain's MX over verified TLS, and the sender is told (250 text and a notice
+ * in their mailbox) — never a silent downgrade (SPEC §5).
  * `inspection` (optional): the inspection policy (org-node/inspection/policy.ts; default Danger →
  * reject, Unsupported → deliver-flagged). "danger": "hold" keeps Danger mail in the spool's held/ for
  * an administrator, who may release it (the copy then carries the Danger verdict in its attestation).
@@ -57,7 +66,9 @@ export const nodeConfigSchema = z
     filter: z.object({ listen: hostPort, reinject: hostPort }).strict().optional(),
     lmtp: hostPort,
     clamd: z.string(),
-    peers: z.record(z.string(), hostPort).default({}),
+    peers: z.record(z.string(), z.union([hostPort, z.literal('mx')])).default({}),
+    mx: z.object({ port: z.number().int().min(1).max(65535).optional(), servers: z.array(z.string()).min(1).optional() }).strict().optional(),
+    nonMember: z.enum(['refuse', 'deliver-signed']).optional(),
     bundleCache: z.string().default('bundles'),
     http: z.object({ listen: hostPort, tlsCert: z.string().optional(), tlsKey: z.string().optional() }).strict().optional(),
     inspection: z.object({ danger: z.enum(['reject', 'hold']).optional(), unsupported: z.enum(['deliver-flagged', 'hold', 'reject']).optional() }).strict().optional(),
@@ -100,11 +111,18 @@ export async function runNodeFromConfig(
   let desk: ReturnType<typeof openAbuseDesk> | undefined;
   let http: OrgServerHandle | undefined;
   try {
-    const peers = Object.fromEntries(Object.entries(c.peers).map(([d, hp]) => [d.toLowerCase(), endpoint(hp)]));
+    const peers = Object.fromEntries(Object.entries(c.peers).map(([d, hp]) => [d.toLowerCase(), hp]));
+    const staticPeers: Record<string, Route> = Object.fromEntries(Object.entries(peers).flatMap(([d, hp]) => (hp === 'mx' ? [] : [[d, endpoint(hp)]])));
+    let dns: Resolver | undefined;
+    if (c.mx?.servers) {
+      dns = new Resolver();
+      dns.setServers(c.mx.servers);
+    }
+    const mx = mxRoutes({ ...(dns ? { resolveMx: (d: string) => (dns as Resolver).resolveMx(d) } : {}), ...(c.mx?.port ? { port: c.mx.port } : {}) });
     const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(at(c.bundleCache)) });
     const clamd = c.clamd.includes('/') ? { path: c.clamd } : endpoint(c.clamd);
     const fetcher = httpsBundleFetcher();
-    const relay = { ...(await relayDepsFromOrg(org, { inspect: engineInspector({ clamd, ...(c.inspection ? { policy: c.inspection } : {}) }), resolveOrg: bundleResolver(bundles, (d) => d in peers) })), peerCrls: peerCrls({ bundles, fetch: (url) => fetcher.fetch(url) }) };
+    const relay = { ...(c.nonMember ? { nonMemberPolicy: c.nonMember } : {}), ...(await relayDepsFromOrg(org, { inspect: engineInspector({ clamd, ...(c.inspection ? { policy: c.inspection } : {}) }), resolveOrg: bundleResolver(bundles, (d) => d in peers) })), peerCrls: peerCrls({ bundles, fetch: (url) => fetcher.fetch(url) }) };
     const sub = c.submission;
     const inb = c.inbound;
     const node = await startOrgNode({
@@ -122,7 +140,9 @@ export async function runNodeFromConfig(
           }
         : {}),
       ...(c.filter ? { filter: { ...endpoint(c.filter.listen), reinject: endpoint(c.filter.reinject) } } : {}),
-      routes: mapRoutes(peers),
+      // Peers named "mx" (and only they) are found through DNS; signed-only copies outside SSMAX always are.
+      routes: firstRoute(mapRoutes(staticPeers), (d) => (peers[d.toLowerCase()] === 'mx' ? mx(d) : Promise.resolve(undefined))),
+      nonMemberRoutes: mx,
       lmtp: endpoint(c.lmtp),
       ...(log ? { log } : {}),
     });

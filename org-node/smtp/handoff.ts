@@ -1,3 +1,4 @@
+import { resolveMx } from 'node:dns/promises';
 import nodemailer from 'nodemailer';
 import type { HandOff, HandOffResult } from '../queue/worker';
 import type { SpoolEntry } from '../queue/spool';
@@ -25,10 +26,59 @@ export function mapRoutes(map: Readonly<Record<string, Route>>): RouteResolver {
   return (org) => Promise.resolve(map[org.toLowerCase()]);
 }
 
+/** The first resolver that knows a route (e.g. the static peers, then MX). */
+export function firstRoute(...resolvers: readonly RouteResolver[]): RouteResolver {
+  return async (org) => {
+    for (const r of resolvers) {
+      const route = await r(org);
+      if (route) return route;
+    }
+    return undefined;
+  };
+}
+
+export interface MxRecord {
+  readonly exchange: string;
+  readonly priority: number;
+}
+
+export interface MxOptions {
+  /** DNS lookup (default `dns/promises` resolveMx); tests inject one or point it at a loopback DNS server. */
+  readonly resolveMx?: (domain: string) => Promise<readonly MxRecord[]>;
+  /** SMTP port of the exchanges (default 25). */
+  readonly port?: number;
+  readonly requireTls?: boolean;
+  readonly ca?: string;
+}
+
+/**
+ * Routes from DNS MX (RFC 5321 §5.1): the most preferred exchange (lowest priority value); no MX
+ * record → the domain itself (implicit MX); a "null MX" (RFC 7505, exchange ".") → no route. A DNS
+ * failure other than "no such data" throws, which the worker treats as deferred (retried).
+ */
+export function mxRoutes(options: MxOptions = {}): RouteResolver {
+  const lookup = options.resolveMx ?? resolveMx;
+  return async (domain) => {
+    let records: readonly MxRecord[];
+    try {
+      records = await lookup(domain);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ENODATA' || code === 'ENOTFOUND') records = [];
+      else throw err;
+    }
+    const usable = records.filter((r) => r.exchange !== '' && r.exchange !== '.');
+    if (records.length > 0 && usable.length === 0) return undefined;
+    const best = [...usable].sort((a, b) => a.priority - b.priority)[0];
+    return { host: best ? best.exchange.replace(/\.$/, '') : domain, port: options.port ?? 25, ...(options.requireTls !== undefined ? { requireTls: options.requireTls } : {}), ...(options.ca ? { ca: options.ca } : {}) };
+  };
+}
+
 function classify(err: unknown): HandOffResult {
-  const e = err as { responseCode?: number; response?: string; message?: string; rejectedErrors?: { responseCode?: number; response?: string }[] };
+  const e = err as { responseCode?: number; response?: string; message?: string; command?: string; rejectedErrors?: { responseCode?: number; response?: string }[] };
   const code = e.responseCode ?? e.rejectedErrors?.[0]?.responseCode;
-  const text = e.response ?? e.rejectedErrors?.[0]?.response ?? e.message ?? String(err);
+  // The command that failed (e.g. STARTTLS) says more than a bare "500 command not recognized".
+  const text = `${e.response ?? e.rejectedErrors?.[0]?.response ?? e.message ?? String(err)}${e.command && e.command !== 'DATA' ? ` (in reply to ${e.command})` : ''}`;
   return code !== undefined && code >= 500 && code < 600 ? { status: 'rejected', reason: text } : { status: 'deferred', reason: text };
 }
 
@@ -46,10 +96,28 @@ async function send(transportOptions: Record<string, unknown>, entry: SpoolEntry
   }
 }
 
-export function smtpHandOff(routes: RouteResolver, name: string): HandOff {
+/**
+ * Relay copies to the next org node (`routes`), and signed-only copies to domains outside SSMAX
+ * (`nonMemberRoutes`, default `routes`): those go only over STARTTLS with a certificate that
+ * verifies (against `ca` of the route, else the system's CAs) — they are not encrypted otherwise.
+ */
+export function smtpHandOff(routes: RouteResolver, name: string, nonMemberRoutes: RouteResolver = routes): HandOff {
   return async (entry) => {
-    const route = entry.org ? await routes(entry.org) : undefined;
-    if (!route) return { status: 'deferred', reason: `No route to the node of ${entry.org ?? '(no org)'}.` };
+    let route: Route | undefined;
+    try {
+      route = entry.org ? await (entry.nonMember ? nonMemberRoutes : routes)(entry.org) : undefined;
+    } catch (err) {
+      return { status: 'deferred', reason: `No route to ${entry.org ?? '(no org)'} now: ${(err as Error).message}` };
+    }
+    if (!route) return { status: entry.nonMember ? 'rejected' : 'deferred', reason: `No route to ${entry.nonMember ? 'the mail server of' : 'the node of'} ${entry.org ?? '(no org)'}.` };
+    if (entry.nonMember) {
+      const r = await send({ host: route.host, port: route.port, secure: false, name, requireTLS: true, tls: route.ca ? { ca: route.ca } : {} }, entry);
+      // No STARTTLS, or a certificate that does not verify: the signed-only copy never goes in clear (bounce, with why).
+      if (r.status !== 'accepted' && /STARTTLS|TLS|certificate|self[- ]signed|altnames/i.test(r.reason)) {
+        return { status: 'rejected', reason: `The mail server of ${entry.org ?? ''} (${route.host}) offers no verified TLS (${r.reason}); signed-only mail leaves SSMAX only over verified TLS.` };
+      }
+      return r;
+    }
     return send({ host: route.host, port: route.port, secure: false, name, requireTLS: route.requireTls ?? false, tls: route.ca ? { ca: route.ca } : { rejectUnauthorized: false } }, entry);
   };
 }

@@ -42,6 +42,11 @@ export interface OrgNodeOptions {
   readonly filter?: { readonly host?: string; readonly port: number; readonly reinject: Endpoint };
   /** The next org node per destination org. */
   readonly routes: RouteResolver;
+  /**
+   * Mail servers of domains outside SSMAX, for signed-only copies under the relay's nonMemberPolicy
+   * 'deliver-signed' (production: `mxRoutes()`; default `routes`). Verified TLS is always required.
+   */
+  readonly nonMemberRoutes?: RouteResolver;
   /** The mailbox store (Dovecot LMTP). */
   readonly lmtp: Endpoint;
   readonly maxMessageBytes?: number;
@@ -84,6 +89,26 @@ function headerValue(raw: Buffer, name: string): string | undefined {
   return m?.[1]?.trim();
 }
 
+/** Tells a local sender that a copy left SSMAX signed but not encrypted (policy 'deliver-signed'). */
+function signedOnlyNotice(name: string, to: string, messageId: string | undefined, rcpts: readonly string[]): Buffer {
+  const lines = [
+    `From: Mail Delivery System <postmaster@${domainOf(to) || name}>`,
+    `To: <${to}>`,
+    'Subject: Sent signed only, not encrypted (recipient outside SSMAX)',
+    `Date: ${new Date().toUTCString()}`,
+    `Message-ID: <notice-${randomBytes(8).toString('hex')}@${name}>`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    `Your message ${messageId ?? ''} was sent to these recipients outside SSMAX signed by you and by`,
+    'your organisation, but NOT encrypted (they hold no SSMAX key); it travels only over verified TLS:',
+    ...rcpts.map((r) => `  ${r}`),
+    '',
+  ];
+  return Buffer.from(lines.join('\r\n'), 'utf8');
+}
+
 function dsn(name: string, to: string, messageId: string | undefined, failed: readonly { rcpt: string; reason: string }[]): Buffer {
   const lines = [
     `From: Mail Delivery System <postmaster@${domainOf(to) || name}>`,
@@ -106,7 +131,7 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
   const log = o.log ?? (() => undefined);
   const spool = await Spool.open(o.spoolDir);
   const ownDomains = new Set(o.relay.org.domains.map((d) => d.toLowerCase()));
-  const relayHandOff = smtpHandOff(o.routes, o.name);
+  const relayHandOff = smtpHandOff(o.routes, o.name, o.nonMemberRoutes);
   const lmtp = lmtpHandOff(o.lmtp, o.name);
   const handOff: HandOff = (e) => (e.kind === 'relay' ? relayHandOff(e) : lmtp(e));
   const worker = new DeliveryWorker(spool, {
@@ -137,13 +162,15 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
     for (const c of copies) {
       if (c.kind !== 'relay' && c.kind !== 'deliver') continue;
       const key = `${keyBase}|${dedupeSuffix(c)}`;
-      const message = c.kind === 'relay' ? Buffer.concat([Buffer.from(`X-SSMAX-Relay-Id: ${o.name}/${spoolIdFor(key)}\r\n`), c.message]) : c.message;
-      entries.push({ key, kind: c.kind, mailFrom: c.mailFrom, rcptTo: c.rcptTo, ...(c.kind === 'relay' ? { org: c.org } : {}), ...(result.log.messageId ? { messageId: result.log.messageId } : {}), ...(c.held ? { held: c.held } : {}), message });
+      const message = c.kind === 'relay' && !c.nonMember ? Buffer.concat([Buffer.from(`X-SSMAX-Relay-Id: ${o.name}/${spoolIdFor(key)}\r\n`), c.message]) : c.message;
+      entries.push({ key, kind: c.kind, mailFrom: c.mailFrom, rcptTo: c.rcptTo, ...(c.kind === 'relay' ? { org: c.org } : {}), ...(c.kind === 'relay' && c.nonMember ? { nonMember: true } : {}), ...(result.log.messageId ? { messageId: result.log.messageId } : {}), ...(c.held ? { held: c.held } : {}), message });
     }
     if (bounces.length > 0 && localSender) {
       const failed = bounces.flatMap((b) => (b.kind === 'bounce' ? b.rcptTo.map((rcpt) => ({ rcpt, reason: b.reason })) : []));
       entries.push({ key: `${keyBase}|dsn`, kind: 'deliver', mailFrom: '', rcptTo: [mailFrom], message: dsn(o.name, mailFrom, result.log.messageId, failed) });
     }
+    const signedOnly = copies.flatMap((c) => (c.kind === 'relay' && c.nonMember ? c.rcptTo : []));
+    if (signedOnly.length > 0 && localSender) entries.push({ key: `${keyBase}|signed-only-notice`, kind: 'deliver', mailFrom: '', rcptTo: [mailFrom], message: signedOnlyNotice(o.name, mailFrom, result.log.messageId, signedOnly) });
     // A held message goes to the spool's held/ in either mode; once released, the worker hands it on.
     if (via === 'reinject' && reinject && !entries.some((e) => e.held)) {
       // Postfix holds the message until this 250: a copy not re-injected fails the whole message (451, Postfix retries).
@@ -163,7 +190,7 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
     }
     worker.kick();
     const held = entries.find((e) => e.held)?.held;
-    return `Queued as ${[...queued.queued, ...queued.duplicates].join(',')}${held ? ` (held for review: ${held})` : ''}${bounces.length > 0 ? ` (refused for ${bounces.flatMap((b) => b.rcptTo).join(', ')})` : ''}`;
+    return `Queued as ${[...queued.queued, ...queued.duplicates].join(',')}${held ? ` (held for review: ${held})` : ''}${signedOnly.length > 0 ? ` (signed only, not encrypted, for ${signedOnly.join(', ')}: outside SSMAX)` : ''}${bounces.length > 0 ? ` (refused for ${bounces.flatMap((b) => b.rcptTo).join(', ')})` : ''}`;
   }
 
   function onData(kind: 'submission' | 'inbound', via: 'spool' | 'reinject' = 'spool') {

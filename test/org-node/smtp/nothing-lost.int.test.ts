@@ -142,10 +142,15 @@ function childConfig(spoolDir: string, marker: string | undefined, crashAfter: n
   return path;
 }
 
+const childErrors: string[] = [];
+
 async function startChild(configPath: string): Promise<{ proc: ChildProcess }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, 'node-child.ts'), configPath], { stdio: ['ignore', 'pipe', 'pipe'], cwd: resolve(__dirname, '../../..') });
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()).length > 200_000 && (err = err.slice(-100_000)));
+  proc.once('exit', (code, sig) => {
+    if (sig !== 'SIGKILL' && sig !== 'SIGTERM') childErrors.push(`node a exited (${code}, ${sig}): ${err.slice(-3000)}`);
+  });
   await new Promise<void>((res, rej) => {
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => {
@@ -229,6 +234,7 @@ describe(`nothing lost, nothing doubled: ${BATCH} messages`, () => {
       await until('node b idle', async () => ((await nodeB.spool.queued()).length === 0 ? true : undefined));
       await until('all delivered', () => (mails.every((m) => bobsMessageIds().includes(m.messageId)) ? true : undefined)).catch(async (err: unknown) => {
         const ids = bobsMessageIds();
+        console.log(childErrors.join('\n'));
         console.log(`missing ${mails.filter((m) => !ids.includes(m.messageId)).length}, a queue ${readdirSync(join(work, 'spool-a2', 'queue')).length}, b queue ${(await nodeB.spool.queued()).length}, b bounced ${readdirSync(join(nodeB.spool.dir, 'bounced')).length}`);
         console.log(JSON.stringify(logs.filter((l) => String(l['event']).match(/deferred|bounced|error/)).slice(-5)));
         throw err;
