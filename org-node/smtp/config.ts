@@ -14,6 +14,7 @@ import { openAbuseDesk } from '../abuse/open';
 import { startOrgServer, type OrgServerHandle } from '../http/server';
 import { peerCrls } from '../relay/crl';
 import { fileAuthenticator } from './credentials';
+import { dovecotAuthenticator } from './dovecot-auth';
 import { relayDepsFromOrg } from './from-org';
 import { Resolver } from 'node:dns/promises';
 import { firstRoute, mapRoutes, mxRoutes, type Route } from './handoff';
@@ -29,6 +30,8 @@ import { startOrgNode, type OrgNodeHandle } from './node';
  *   "name": "node.a.example",
  *   "spool": "spool",
  *   "submission": { "listen": "0.0.0.0:587", "tlsCert": "tls.pem", "tlsKey": "tls.key", "credentials": "credentials.json" },
+ *                 (or, instead of "credentials", "dovecotAuth": "/run/dovecot/auth-ssmax" | "10.0.0.5:12345":
+ *                  passwords checked by Dovecot's auth service, see dovecot-auth.ts)
  *   "inbound": { "listen": "0.0.0.0:25", "tlsCert": "tls.pem", "tlsKey": "tls.key", "external": true },
  *   "filter": { "listen": "127.0.0.1:10025", "reinject": "127.0.0.1:10026" },
  *   "lmtp": "127.0.0.1:24",
@@ -61,7 +64,11 @@ export const nodeConfigSchema = z
     org: z.string(),
     name: z.string().min(1),
     spool: z.string(),
-    submission: z.object({ listen: hostPort, tlsCert: z.string(), tlsKey: z.string(), credentials: z.string() }).strict().optional(),
+    submission: z
+      .object({ listen: hostPort, tlsCert: z.string(), tlsKey: z.string(), credentials: z.string().optional(), dovecotAuth: z.string().optional() })
+      .strict()
+      .refine((s) => (s.credentials === undefined) !== (s.dovecotAuth === undefined), 'exactly one of credentials or dovecotAuth')
+      .optional(),
     inbound: z.object({ listen: hostPort, tlsCert: z.string().optional(), tlsKey: z.string().optional(), external: z.boolean().optional() }).strict().optional(),
     filter: z.object({ listen: hostPort, reinject: hostPort }).strict().optional(),
     lmtp: hostPort,
@@ -129,7 +136,7 @@ export async function runNodeFromConfig(
       name: c.name,
       relay,
       spoolDir: at(c.spool),
-      ...(sub ? { submission: { ...endpoint(sub.listen), tls: { cert: await readFile(at(sub.tlsCert)), key: await readFile(at(sub.tlsKey)) }, authenticate: fileAuthenticator(at(sub.credentials)) } } : {}),
+      ...(sub ? { submission: { ...endpoint(sub.listen), tls: { cert: await readFile(at(sub.tlsCert)), key: await readFile(at(sub.tlsKey)) }, authenticate: sub.dovecotAuth ? dovecotAuthenticator(/^[^/]+:\d+$/.test(sub.dovecotAuth) ? endpoint(sub.dovecotAuth) : { path: at(sub.dovecotAuth) }) : fileAuthenticator(at(sub.credentials ?? '')) } } : {}),
       ...(inb
         ? {
             inbound: {

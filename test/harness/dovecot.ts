@@ -54,6 +54,8 @@ export interface DovecotHandle extends ServiceHandle {
   readonly lmtp: Endpoint;
   /** Present when started with `starttls`: the server certificate (self-signed, SAN 127.0.0.1 and localhost). */
   readonly tls: { certPem: string } | undefined;
+  /** Dovecot's auth-client socket (what Postfix SASL and the org node's dovecotAuthenticator talk to). */
+  readonly authSocket: string;
   /** Users known to this instance, in the order they were added. */
   readonly users: readonly MailUser[];
   /** Adds a login/recipient; resolves once Dovecot's auth process accepts it for login and LMTP. */
@@ -305,6 +307,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
     imap,
     lmtp,
     tls: tls ? { certPem: readFileSync(tls.cert, 'utf8') } : undefined,
+    authSocket: join(dir, 'run', 'auth-client'),
     get users() {
       return [...users];
     },

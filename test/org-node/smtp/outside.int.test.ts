@@ -128,8 +128,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await new Promise((r) => mta?.close(r));
-  await new Promise((r) => plainMta?.close(r));
+  await new Promise<void>((r) => (mta ? mta.close(() => r()) : r()));
+  await new Promise<void>((r) => (plainMta ? plainMta.close(() => r()) : r()));
   await dovecotA?.stop();
   await dirA?.close();
   if (work) rmSync(work, { recursive: true, force: true });
