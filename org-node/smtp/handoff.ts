@@ -78,7 +78,7 @@ function classify(err: unknown): HandOffResult {
   const e = err as { responseCode?: number; response?: string; message?: string; command?: string; rejectedErrors?: { responseCode?: number; response?: string }[] };
   const code = e.responseCode ?? e.rejectedErrors?.[0]?.responseCode;
   // The command that failed (e.g. STARTTLS) says more than a bare "500 command not recognized".
-  const text = `${e.response ?? e.rejectedErrors?.[0]?.response ?? e.message ?? String(err)}${e.command && e.command !== 'DATA' ? ` (in reply to ${e.command})` : ''}`;
+  const text = `${e.response ?? e.rejectedErrors?.[0]?.response ?? e.message ?? String(err)}${e.command && e.command !== 'DATA' && e.command !== 'CONN' ? ` (in reply to ${e.command})` : ''}`;
   return code !== undefined && code >= 500 && code < 600 ? { status: 'rejected', reason: text } : { status: 'deferred', reason: text };
 }
 

@@ -36,6 +36,7 @@ let nodeB: OrgNodeHandle;
 let tls: { keyPath: string; certPath: string };
 let credentialsPath: string;
 const logs: Record<string, unknown>[] = [];
+let onLog: ((e: Record<string, unknown>) => void) | undefined;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'ssmax-batch-'));
@@ -43,7 +44,10 @@ beforeAll(async () => {
   dovecotB = await startDovecot({ users: [{ address: rw.bob.email, password: 'x' }] });
   dirA = await directoryFor(join(work, 'dir-a.sqlite'), [rw.alice]);
   dirB = await directoryFor(join(work, 'dir-b.sqlite'), [rw.bob]);
-  nodeB = await startOrgNode({ name: 'node.b.example', relay: depsFor(rw, rw.world.b, dirB), spoolDir: join(work, 'spool-b'), inbound: { port: 0 }, routes: mapRoutes({}), lmtp: dovecotB.lmtp, log: (e) => logs.push(e), worker: { retryDelaysMs: [200], pollMs: 200 } });
+  nodeB = await startOrgNode({ name: 'node.b.example', relay: depsFor(rw, rw.world.b, dirB), spoolDir: join(work, 'spool-b'), inbound: { port: 0 }, routes: mapRoutes({}), lmtp: dovecotB.lmtp, log: (e) => {
+      logs.push(e);
+      onLog?.(e);
+    }, worker: { retryDelaysMs: [200], pollMs: 200 } });
   tls = { keyPath: join(work, 'tls.key'), certPath: join(work, 'tls.pem') };
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', tls.keyPath, '-out', tls.certPath, '-days', '2', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
   credentialsPath = join(work, 'credentials.json');
@@ -226,9 +230,17 @@ describe(`nothing lost, nothing doubled: ${BATCH} messages`, () => {
     const before = files();
     try {
       const submitted = submitAll(port, mails);
-      // A quarter of the batch is in Bob's maildir: b is delivering by LMTP now; pull Dovecot away under it.
+      // A quarter of the batch is in Bob's maildir; at b's next accepted message its LMTP hand-off is
+      // under way: pull Dovecot away under it (kill -9 of every Dovecot process), back after 1 s.
       await until('deliveries under way', () => (files() - before >= BATCH / 4 ? true : undefined));
-      await dovecotB.crash({ downMs: 1_000 });
+      const crashed = new Promise<void>((res, rej) => {
+        onLog = (e) => {
+          if (e['event'] !== 'inbound') return;
+          onLog = undefined;
+          dovecotB.crash({ downMs: 1_000 }).then(res, rej);
+        };
+      });
+      await crashed;
       const crashedAt = files() - before;
       await submitted;
       await until('node b idle', async () => ((await nodeB.spool.queued()).length === 0 ? true : undefined));
@@ -242,6 +254,7 @@ describe(`nothing lost, nothing doubled: ${BATCH} messages`, () => {
       const deferred = logs.filter((l) => l['event'] === 'spool.deferred').slice(deferredBefore);
       console.log(`dovecot kill after ${crashedAt} deliveries: ${deferred.length} deferred LMTP attempts at b, e.g. ${String(deferred[0]?.['reason'] ?? '-')}`);
       expect(crashedAt).toBeLessThan(BATCH);
+      expect(deferred.length).toBeGreaterThan(0); // the crash did hit deliveries
       expectEachOnce(mails.map((m) => m.messageId));
     } finally {
       await node.stop();
