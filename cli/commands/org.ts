@@ -267,6 +267,8 @@ async function serve(args: string[]): Promise<ExitCode> {
     await org.close();
     throw err;
   }
+  // Reports recorded but not forwarded before a restart go now (in the background).
+  void desk.resumeForwards().catch((err: unknown) => console.error(`abuse: resuming forwards failed: ${(err as Error).message}`));
   console.log(`serving ${org.config.name} on ${server.url} (bundle ${server.url}/.well-known/ssmax/bundle.p7s, abuse desk ${server.url}${desk.path})`);
   await untilInterrupted();
   await server.close();

@@ -109,6 +109,19 @@ export class AbuseDesk {
     this.store.close();
   }
 
+  /**
+   * Forwards every report still `pending` (the process died while forwarding it, or before): call
+   * once at start. Resolves when each has been forwarded or marked failed.
+   */
+  async resumeForwards(): Promise<AbuseReport[]> {
+    const out: AbuseReport[] = [];
+    for (const r of this.store.list().filter((x) => x.forwardStatus === 'pending')) {
+      this.#log(`abuse: report ${r.id} was not forwarded before the restart; forwarding it now`);
+      out.push(await this.#forward(r));
+    }
+    return out;
+  }
+
   /** The endpoint's path (from the org's configured abuse endpoint, as published in its bundle). */
   get path(): string {
     return new URL(this.#org.config.abuseEndpoint).pathname;
@@ -255,7 +268,8 @@ export class AbuseDesk {
       ...(first?.serial ? { senderSerial: first.serial } : {}),
       chain,
       message: r.message,
-      forwardStatus: 'not-needed',
+      // Decided with the record itself: a report killed before its forward is found again at start.
+      forwardStatus: r.kind === 'member' && sender?.status === 'valid' && sender.email && !this.#org.config.domains.includes(domainOf(sender.email)) ? 'pending' : 'not-needed',
       forwardAttempts: 0,
     };
     this.store.insert(report);

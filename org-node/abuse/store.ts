@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
  */
 
 export type ReportKind = 'member' | 'forwarded';
-export type ForwardStatus = 'not-needed' | 'forwarded' | 'failed' | 'withheld';
+/** `pending`: recorded, to be forwarded (set in the same insert, so a restart finds it: `AbuseDesk.resumeForwards`). */
+export type ForwardStatus = 'not-needed' | 'pending' | 'forwarded' | 'failed' | 'withheld';
 
 export interface ChainSummaryLink {
   readonly role: string;

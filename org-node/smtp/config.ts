@@ -164,6 +164,9 @@ export async function runNodeFromConfig(
           abuseDesk: desk,
           log: httpLog,
         });
+        // Reports recorded but not forwarded before a restart go now (in the background).
+        const d = desk;
+        void d.resumeForwards().catch((err: unknown) => httpLog(`abuse: resuming forwards failed: ${(err as Error).message}`));
       } catch (err) {
         await node.stop();
         throw err;

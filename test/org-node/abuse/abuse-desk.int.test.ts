@@ -288,6 +288,32 @@ describe('abuse desk (SPEC §8)', () => {
     }
   });
 
+  it('forwarding survives a restart: killed while forwarding (report pending), the reopened desk forwards it once', async () => {
+    const report = await createAbuseReport({ message: mail, reason: 'restart test', signer: bob.signer, orgCa: await b.org.orgCaCertificate() });
+    // The first desk's forward never completes (the process "dies" during the POST).
+    const dying = AbuseDesk.open(b.org, { resolveAbuseEndpoint: () => Promise.resolve(`${a.server.url}${a.desk.path}`), log: () => undefined, post: () => new Promise(() => undefined) });
+    void dying.receive(report);
+    const pending = await (async () => {
+      for (let i = 0; i < 200; i++) {
+        const r = dying.list().find((x) => x.reason === 'restart test');
+        if (r) return r;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      return undefined;
+    })();
+    expect(pending?.forwardStatus).toBe('pending');
+    dying.close();
+    const restarted = AbuseDesk.open(b.org, { resolveAbuseEndpoint: () => Promise.resolve(`${a.server.url}${a.desk.path}`), retryDelayMs: 0, log: () => undefined });
+    try {
+      const resumed = await restarted.resumeForwards();
+      expect(resumed.map((r) => [r.id, r.forwardStatus])).toEqual([[pending?.id, 'forwarded']]);
+      expect(a.desk.list().filter((r) => r.reason === 'restart test')).toHaveLength(1);
+      expect(await restarted.resumeForwards()).toEqual([]); // nothing pending any more: never twice
+    } finally {
+      restarted.close();
+    }
+  });
+
   it('refuses a member report signed by someone who is not an active member of this org', async () => {
     const before = b.desk.list().length;
     const byAlice = await createAbuseReport({ message: mail, reason: 'x', signer: alice.signer, orgCa: await a.org.orgCaCertificate() });
