@@ -105,38 +105,36 @@ export class DeliveryWorker {
 
   async #one(id: string): Promise<void> {
     const now = this.#o.now ?? Date.now;
-    {
-      const r = this.#retry.get(id);
-      if (r && r.nextAt > now()) return;
-      let entry: SpoolEntry;
-      try {
-        entry = await this.#spool.read(id);
-      } catch {
-        return; // taken by a concurrent scan or damaged; the next scan sees
-      }
-      let result: HandOffResult;
-      try {
-        result = await this.#o.handOff(entry);
-      } catch (err) {
-        result = { status: 'deferred', reason: (err as Error).message };
-      }
-      if (result.status === 'accepted') {
-        this.#o.faultHook?.('after-handoff', entry);
-        await this.#spool.complete(id);
-        this.#retry.delete(id);
-        this.#o.onEvent?.({ type: 'delivered', id, kind: entry.kind, rcptTo: entry.rcptTo, ...(entry.messageId ? { messageId: entry.messageId } : {}) });
-      } else if (result.status === 'rejected') {
-        await this.#spool.bounce(id, result.reason);
-        this.#retry.delete(id);
-        this.#o.onEvent?.({ type: 'bounced', id, reason: result.reason });
-        await this.#o.onBounce?.(entry, result.reason).catch(() => undefined);
-      } else {
-        const attempts = (r?.attempts ?? 0) + 1;
-        const delays = this.#o.retryDelaysMs ?? [1000, 5000, 30_000, 120_000];
-        const delay = delays[Math.min(attempts - 1, delays.length - 1)] ?? 1000;
-        this.#retry.set(id, { attempts, nextAt: now() + delay });
-        this.#o.onEvent?.({ type: 'deferred', id, reason: result.reason, attempts });
-      }
+    const r = this.#retry.get(id);
+    if (r && r.nextAt > now()) return;
+    let entry: SpoolEntry;
+    try {
+      entry = await this.#spool.read(id);
+    } catch {
+      return; // taken by a concurrent scan or damaged; the next scan sees
+    }
+    let result: HandOffResult;
+    try {
+      result = await this.#o.handOff(entry);
+    } catch (err) {
+      result = { status: 'deferred', reason: (err as Error).message };
+    }
+    if (result.status === 'accepted') {
+      this.#o.faultHook?.('after-handoff', entry);
+      await this.#spool.complete(id);
+      this.#retry.delete(id);
+      this.#o.onEvent?.({ type: 'delivered', id, kind: entry.kind, rcptTo: entry.rcptTo, ...(entry.messageId ? { messageId: entry.messageId } : {}) });
+    } else if (result.status === 'rejected') {
+      await this.#spool.bounce(id, result.reason);
+      this.#retry.delete(id);
+      this.#o.onEvent?.({ type: 'bounced', id, reason: result.reason });
+      await this.#o.onBounce?.(entry, result.reason).catch(() => undefined);
+    } else {
+      const attempts = (r?.attempts ?? 0) + 1;
+      const delays = this.#o.retryDelaysMs ?? [1000, 5000, 30_000, 120_000];
+      const delay = delays[Math.min(attempts - 1, delays.length - 1)] ?? 1000;
+      this.#retry.set(id, { attempts, nextAt: now() + delay });
+      this.#o.onEvent?.({ type: 'deferred', id, reason: result.reason, attempts });
     }
   }
 }
