@@ -16,8 +16,7 @@ import { peerCrls } from '../relay/crl';
 import { fileAuthenticator } from './credentials';
 import { dovecotAuthenticator } from './dovecot-auth';
 import { relayDepsFromOrg } from './from-org';
-import { Resolver } from 'node:dns/promises';
-import { firstRoute, mapRoutes, mxRoutes, type Route } from './handoff';
+import { dnsMxLookup, firstRoute, mapRoutes, mxRoutes, type Route } from './handoff';
 import { startOrgNode, type OrgNodeHandle } from './node';
 
 /**
@@ -120,12 +119,7 @@ export async function runNodeFromConfig(
   try {
     const peers = Object.fromEntries(Object.entries(c.peers).map(([d, hp]) => [d.toLowerCase(), hp]));
     const staticPeers: Record<string, Route> = Object.fromEntries(Object.entries(peers).flatMap(([d, hp]) => (hp === 'mx' ? [] : [[d, endpoint(hp)]])));
-    let dns: Resolver | undefined;
-    if (c.mx?.servers) {
-      dns = new Resolver();
-      dns.setServers(c.mx.servers);
-    }
-    const mx = mxRoutes({ ...(dns ? { resolveMx: (d: string) => (dns as Resolver).resolveMx(d) } : {}), ...(c.mx?.port ? { port: c.mx.port } : {}) });
+    const mx = mxRoutes({ resolveMx: dnsMxLookup(c.mx?.servers), ...(c.mx?.port ? { port: c.mx.port } : {}) });
     const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(at(c.bundleCache)) });
     const clamd = c.clamd.includes('/') ? { path: c.clamd } : endpoint(c.clamd);
     const fetcher = httpsBundleFetcher();

@@ -1,4 +1,4 @@
-import { resolveMx } from 'node:dns/promises';
+import { Resolver, resolveMx } from 'node:dns/promises';
 import nodemailer from 'nodemailer';
 import type { HandOff, HandOffResult } from '../queue/worker';
 import type { SpoolEntry } from '../queue/spool';
@@ -49,6 +49,14 @@ export interface MxOptions {
   readonly port?: number;
   readonly requireTls?: boolean;
   readonly ca?: string;
+}
+
+/** MX lookups through the given DNS servers ("ip" or "ip:port"), or the system's resolver. */
+export function dnsMxLookup(servers?: readonly string[]): (domain: string) => Promise<readonly MxRecord[]> {
+  if (!servers || servers.length === 0) return resolveMx;
+  const resolver = new Resolver({ timeout: 5_000, tries: 2 });
+  resolver.setServers([...servers]);
+  return (domain) => resolver.resolveMx(domain);
 }
 
 /**

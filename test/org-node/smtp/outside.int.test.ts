@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { verifyMessage } from '../../../smime/chain';
 import type { MemberDirectory } from '../../../org-node/directory/directory';
 import type { NonMemberPolicy } from '../../../org-node/relay/types';
 import { fileAuthenticator, hashPassword } from '../../../org-node/smtp/credentials';
-import { mapRoutes, mxRoutes, type MxRecord } from '../../../org-node/smtp/handoff';
+import { dnsMxLookup, mapRoutes, mxRoutes, type MxRecord } from '../../../org-node/smtp/handoff';
 import { startOrgNode, type OrgNodeHandle } from '../../../org-node/smtp/node';
 import { startDovecot, type DovecotHandle } from '../../harness/dovecot';
 import { buildMail, caDer, headersFor, signerOf } from '../../smime/chain/world';
@@ -207,5 +208,42 @@ describe('mxRoutes', () => {
     expect(await r('nullmx.example')).toBeUndefined();
     const failing = mxRoutes({ resolveMx: () => Promise.reject(Object.assign(new Error('queryMx ESERVFAIL x'), { code: 'ESERVFAIL' })) });
     await expect(failing('x.example')).rejects.toThrow(/ESERVFAIL/);
+  });
+});
+
+/** A tiny DNS server on loopback answering MX queries from `zone` (NXDOMAIN otherwise), RFC 1035 wire format. */
+async function tinyDns(zone: Record<string, readonly MxRecord[]>): Promise<{ port: number; close: () => void }> {
+  const sock = createSocket('udp4');
+  const name = (n: string): Buffer => Buffer.concat([...n.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  sock.on('message', (q, peer) => {
+    let i = 12;
+    const labels: string[] = [];
+    while (q[i]) {
+      labels.push(q.subarray(i + 1, i + 1 + (q[i] ?? 0)).toString());
+      i += 1 + (q[i] ?? 0);
+    }
+    const question = q.subarray(12, i + 5);
+    const records = zone[labels.join('.').toLowerCase()];
+    const answers = (records ?? []).map((r) => {
+      const rdata = Buffer.concat([Buffer.from([r.priority >> 8, r.priority & 0xff]), name(r.exchange)]);
+      return Buffer.concat([Buffer.from([0xc0, 0x0c, 0, 15, 0, 1, 0, 0, 0, 60, rdata.length >> 8, rdata.length & 0xff]), rdata]);
+    });
+    const header = Buffer.from([q[0] ?? 0, q[1] ?? 0, 0x81, records ? 0x80 : 0x83, 0, 1, 0, answers.length, 0, 0, 0, 0]);
+    sock.send(Buffer.concat([header, question, ...answers]), peer.port, peer.address);
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  return { port: sock.address().port, close: () => sock.close() };
+}
+
+describe('MX from a DNS server (the production lookup, node:dns with configured servers)', () => {
+  it('finds the preferred exchange of a domain through a DNS server on loopback; NXDOMAIN → the domain itself', async () => {
+    const dns = await tinyDns({ 'peer.example': [{ exchange: 'mx2.peer.example', priority: 20 }, { exchange: 'mx1.peer.example', priority: 5 }] });
+    try {
+      const r = mxRoutes({ resolveMx: dnsMxLookup([`127.0.0.1:${dns.port}`]), port: 2525 });
+      expect(await r('peer.example')).toEqual({ host: 'mx1.peer.example', port: 2525 });
+      expect(await r('unknown.example')).toEqual({ host: 'unknown.example', port: 2525 });
+    } finally {
+      dns.close();
+    }
   });
 });
