@@ -4,6 +4,7 @@ import type {
   AppInfo,
   AttachmentRef,
   CardStatus,
+  ContactSuggestion,
   Draft,
   EnrollmentProgress,
   EnrollmentRequest,
@@ -50,6 +51,8 @@ export interface SsmaxApi {
     list(): Promise<Account[]>;
     /** Adds an account by hand (address and IMAP settings); the login is checked first, then it syncs. */
     add(account: NewAccount): Promise<Account>;
+    /** Removes an account from this computer (connection, saved password, cached mail); the server's mail is untouched. Unknown id → `NotFound`. */
+    remove(accountId: AccountId): Promise<void>;
     /** First launch: find the org for this address (card certificate or provisioning file), fetch and verify its bundle. */
     discover(email: string): Promise<Account>;
     /**
@@ -81,6 +84,10 @@ export interface SsmaxApi {
     list(): Promise<OutboxEntry[]>;
     /** Submits a failed or waiting entry again now (after the user fixed the cause). */
     retry(outboxId: string): Promise<OutboxEntry>;
+  };
+  contacts: {
+    /** Recipient completion from the cached mail (senders and recipients of every account), most frequent first, at most 20; empty prefix → none. */
+    suggest(prefix: string): Promise<ContactSuggestion[]>;
   };
   card: {
     status(): Promise<CardStatus>;

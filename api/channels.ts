@@ -3,6 +3,7 @@ import type { MethodArgs, MethodPath, SsmaxEventName } from './api';
 import {
   accountIdSchema,
   attachmentRefSchema,
+  contactPrefixSchema,
   draftSchema,
   enrollmentIdSchema,
   enrollmentStartSchema,
@@ -43,6 +44,7 @@ const table = {
   'settings.update': { args: z.tuple([settingsPatchSchema]), available: true },
   'accounts.list': { args: none, available: true },
   'accounts.add': { args: z.tuple([newAccountSchema]), available: true },
+  'accounts.remove': { args: z.tuple([accountIdSchema]), available: true },
   'accounts.discover': { args: z.tuple([email]), available: true },
   'accounts.confirm': { args: z.tuple([accountIdSchema, z.string().min(1).max(1000).optional()]), available: true },
   'folders.list': { args: z.tuple([accountIdSchema]), available: true },
@@ -54,6 +56,7 @@ const table = {
   'compose.send': { args: z.tuple([draftSchema]), available: true },
   'outbox.list': { args: none, available: true },
   'outbox.retry': { args: z.tuple([z.string().uuid()]), available: true },
+  'contacts.suggest': { args: z.tuple([contactPrefixSchema]), available: true },
   'card.status': { args: none, available: true },
   'pin.answer': { args: z.tuple([pinRequestIdSchema, pinSchema]), available: true },
   'pin.cancel': { args: z.tuple([pinRequestIdSchema]), available: true },

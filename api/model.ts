@@ -409,6 +409,17 @@ export interface EnrollmentProgress {
 
 export const enrollmentIdSchema = z.string().min(1).max(100);
 
+// ---------------------------------------------------------------- contacts
+
+/** A recipient completion: an address seen in the cached mail (as sender or recipient). */
+export interface ContactSuggestion {
+  name: string;
+  address: string;
+}
+
+/** What the user has typed of a recipient so far. */
+export const contactPrefixSchema = z.string().max(320);
+
 // ---------------------------------------------------------------- report
 
 export interface ReportReceipt {

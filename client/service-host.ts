@@ -295,6 +295,7 @@ export class ServiceHost implements SsmaxClient {
   readonly accounts: SsmaxApi['accounts'] = {
     list: async () => this.#mail.listAccounts(),
     add: (account) => this.#mail.addAccount(account),
+    remove: (id) => this.#mail.removeAccount(id),
     discover: (email) => this.#firstLaunch.discover(email),
     confirm: (id, imapPassword) => this.confirmOrg(id, imapPassword),
   };
@@ -337,6 +338,8 @@ export class ServiceHost implements SsmaxClient {
     list: async () => this.#compose.list(),
     retry: (id) => this.#compose.retry(id),
   };
+  /** Recipient completion from the mail cache (client/mail). */
+  readonly contacts: SsmaxApi['contacts'] = { suggest: async (prefix) => this.#mail.cache.suggestAddresses(prefix, 20) };
   readonly card: SsmaxApi['card'] = { status: () => this.#card.status() };
   readonly pin: SsmaxApi['pin'] = {
     answer: (requestId, pin) => this.#card.answer(requestId, pin),

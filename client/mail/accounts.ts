@@ -215,6 +215,15 @@ export class AccountStore {
     return copy(stored);
   }
 
+  /** Removes the account from accounts.json first, then its password (a failed secret delete leaves only an orphan secret). */
+  async remove(id: string): Promise<boolean> {
+    if (!this.#accounts.some((a) => a.id === id)) return false;
+    await this.#write(this.#accounts.filter((a) => a.id !== id));
+    this.#inline.delete(id);
+    await this.#secrets.delete(passwordKey(id)).catch((err: unknown) => console.error(`ssmax: the password of the removed account ${id} could not be deleted:`, err));
+    return true;
+  }
+
   async #write(next: StoredAccount[]): Promise<void> {
     const inline = this.#inline;
     const write = this.#writing.then(() =>

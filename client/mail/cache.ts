@@ -502,6 +502,28 @@ export class MailCache {
     return { ...pageOf(rows, limit), total };
   }
 
+  /**
+   * Recipient completion: addresses seen as sender or recipient in the cache whose address or name
+   * starts with `prefix` (or whose address has a word starting with it), most frequent first.
+   */
+  suggestAddresses(prefix: string, limit: number): Address[] {
+    const p = prefix.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    if (p === '') return [];
+    const rows = this.#db
+      .prepare(
+        `WITH seen(name, address) AS (
+           SELECT from_name, from_address FROM message
+           UNION ALL
+           SELECT json_extract(j.value, '$.name'), json_extract(j.value, '$.address') FROM message, json_each(message.to_json) AS j
+         )
+         SELECT max(name) AS name, lower(address) AS address, count(*) AS n FROM seen
+         WHERE address LIKE '%@%' AND (lower(address) LIKE @p ESCAPE '\\' OR lower(name) LIKE @p ESCAPE '\\' OR lower(name) LIKE @w ESCAPE '\\' OR lower(address) LIKE @d ESCAPE '\\')
+         GROUP BY lower(address) ORDER BY n DESC, address LIMIT @limit`,
+      )
+      .all({ p: `${p}%`, w: `% ${p}%`, d: `%.${p}%`, limit }) as { name: string | null; address: string }[];
+    return rows.map((r) => ({ name: r.name ?? '', address: r.address }));
+  }
+
   /** Drops everything cached for an account (account removed). */
   removeAccount(accountId: string): void {
     this.#db.prepare('DELETE FROM folder WHERE account_id = ?').run(accountId);

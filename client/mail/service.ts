@@ -104,6 +104,22 @@ export class MailService {
     this.cache.close();
   }
 
+  /**
+   * Removes an account: its connection is stopped, then it leaves accounts.json (its password the
+   * secret store) and its cached folders and messages are dropped. The mail on the server is untouched.
+   */
+  async removeAccount(id: string, method = 'accounts.remove'): Promise<void> {
+    if (!this.store.get(id)) throw new ApiError('NotFound', `There is no account ${id}.`, { method });
+    await this.#accounts.get(id)?.stop();
+    this.#accounts.delete(id);
+    try {
+      await this.store.remove(id);
+    } catch (cause) {
+      throw new ApiError('StorageFailed', 'The account could not be removed from the accounts file.', { method, cause });
+    }
+    this.cache.removeAccount(id);
+  }
+
   listAccounts(): Account[] {
     return this.store.list().map(toAccount);
   }

@@ -48,7 +48,7 @@ describe('the channel table', () => {
         'accounts.discover', 'accounts.confirm', 'org.status', 'org.refresh',
         'card.status', 'pin.answer', 'pin.cancel', 'messages.open', 'messages.saveAttachment',
         'compose.checkPpap', 'compose.send', 'outbox.list', 'outbox.retry', 'report.malicious',
-        'enrollment.start', 'enrollment.cancel',
+        'enrollment.start', 'enrollment.cancel', 'contacts.suggest', 'accounts.remove',
       ].sort(),
     );
   });

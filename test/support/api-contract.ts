@@ -108,6 +108,20 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       expect((await rejection(get('extra'))).code).toBe('InvalidArguments');
     });
 
+    it('accounts.remove: an unknown account is NotFound; a bad id is InvalidArguments', async () => {
+      const api = await connect();
+      const unknown = await rejection(api.accounts.remove('acct-none'));
+      expect(unknown.code).toBe('NotFound');
+      expect(unknown.method).toBe('accounts.remove');
+      expect((await rejection(api.accounts.remove(''))).code).toBe('InvalidArguments');
+    });
+
+    it('contacts.suggest: no cached mail → no suggestions; a non-string prefix is InvalidArguments', async () => {
+      const api = await connect();
+      expect(await api.contacts.suggest('ta')).toEqual([]);
+      expect((await rejection((api.contacts.suggest as unknown as (p: unknown) => Promise<unknown>)(42))).code).toBe('InvalidArguments');
+    });
+
     it('enrollment: validated; cancel of an unknown id is NotFound; start without a pinned org or node URL is Refused (card untouched) with a progress event', async () => {
       const api = await connect();
       expect((await rejection(api.enrollment.cancel('enrollment-1'))).code).toBe('NotFound');

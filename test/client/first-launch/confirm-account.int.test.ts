@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,8 @@ import { startOrgNodeWorld, type OrgNodeWorld } from '../../support/org-node-wor
  * accounts.confirm(id, imapPassword): IT's provisioning file names the IMAP server (a real Dovecot
  * with STARTTLS under IT's private CA); confirm with the password creates the mail account (login
  * checked first) and pins the org; a wrong password pins nothing; without a password only the pin,
- * with the IMAP settings prefilled for accounts.add.
+ * with the IMAP settings prefilled for accounts.add. accounts.remove drops the account, its saved
+ * password and its cached mail.
  */
 let world: OrgNodeWorld;
 let dovecot: DovecotHandle;
@@ -56,6 +57,16 @@ describe('accounts.confirm creates the mail account from the provisioning file',
     expect((await h.accounts.list()).map((a) => a.id)).toEqual([account.id]);
     expect((await h.org.status()).state).toBe('pinned');
     expect(JSON.stringify(await h.accounts.list())).not.toContain('pw-hanako');
+
+    // accounts.remove: gone from the list, its saved password and its cached folders too; the pin stays.
+    await expect.poll(() => h.mail.cache.folders(account.id).length, { timeout: 20_000 }).toBeGreaterThan(0);
+    expect(readFileSync(join(work, 'a', 'secrets.json'), 'utf8')).toContain(account.id);
+    await h.accounts.remove(account.id);
+    expect(await h.accounts.list()).toEqual([]);
+    expect(h.mail.cache.folders(account.id)).toEqual([]);
+    expect(readFileSync(join(work, 'a', 'secrets.json'), 'utf8')).not.toContain(account.id);
+    expect((await h.org.status()).state).toBe('pinned');
+    await expect(h.accounts.remove(account.id)).rejects.toMatchObject({ code: 'NotFound', method: 'accounts.remove' });
     await h.close();
     host = undefined;
   });

@@ -42,6 +42,22 @@ describe('MailCache', () => {
     return cache.folder('a1', 'INBOX')!.id;
   };
 
+  it('suggests recipients from senders and recipients, by address or name prefix, most frequent first; LIKE wildcards are literal', () => {
+    const id = inbox();
+    cache.putMessages(id, [
+      message(1, 1000, { from: { name: 'Taro Yamada', address: 'Taro@B.example' }, to: [{ name: 'Hanako', address: 'hanako@a.example' }] }),
+      message(2, 2000, { from: { name: 'Taro Yamada', address: 'taro@b.example' }, to: [{ name: '', address: 'ta_x@c.example' }] }),
+      message(3, 3000, { from: { name: '', address: 'tanaka@c.example' }, to: [{ name: 'Jiro Tamura', address: 'jiro@b.example' }] }),
+    ]);
+    expect(cache.suggestAddresses('ta', 20).map((a) => a.address)).toEqual(['taro@b.example', 'jiro@b.example', 'ta_x@c.example', 'tanaka@c.example']); // ties: by address
+    expect(cache.suggestAddresses('ta', 20)[0]).toEqual({ name: 'Taro Yamada', address: 'taro@b.example' });
+    expect(cache.suggestAddresses('ta_', 20).map((a) => a.address)).toEqual(['ta_x@c.example']);
+    expect(cache.suggestAddresses('%', 20)).toEqual([]);
+    expect(cache.suggestAddresses('han', 20).map((a) => a.address)).toEqual(['hanako@a.example']);
+    expect(cache.suggestAddresses('  ', 20)).toEqual([]);
+    expect(cache.suggestAddresses('ta', 1)).toHaveLength(1);
+  });
+
   it('keeps folders per account, updates roles, and drops folders (with messages) the server no longer lists', () => {
     cache.replaceFolders('a1', [
       { path: 'INBOX', name: 'INBOX', delimiter: '/', specialUse: null, role: 'inbox' },
