@@ -34,7 +34,49 @@ const KNOWN_ERRORS: Record<string, MessageKey> = {
   'code-refused': 'enrollment.error.wrong-code',
   'no-card': 'enrollment.error.no-card',
   CardUnavailable: 'enrollment.error.no-card',
+  'pin-cancelled': 'enrollment.error.pin-cancelled',
+  PinCancelled: 'enrollment.error.pin-cancelled',
+  refused: 'enrollment.error.refused',
+  'bad-answer': 'enrollment.error.bad-answer',
+  'check-failed': 'enrollment.error.check-failed',
+  cancelled: 'enrollment.error.cancelled',
+  'no-org': 'enrollment.error.no-org',
+  'card-failed': 'enrollment.error.card-failed',
 };
+
+const PUK = /^[0-9]{6,8}$/;
+const PIN = /^[0-9]{6,8}$/;
+const MANAGEMENT_KEY = /^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/;
+
+/** The card secrets typed in the form (the new PIN is never among them: the PIN prompt asks it). */
+interface Secrets {
+  newPuk: string;
+  newPukAgain: string;
+  newKey: string;
+  newKeyAgain: string;
+  currentPin: string;
+  currentPuk: string;
+  currentKey: string;
+}
+const NO_SECRETS: Secrets = { newPuk: '', newPukAgain: '', newKey: '', newKeyAgain: '', currentPin: '', currentPuk: '', currentKey: '' };
+
+/** Checks the secrets and builds the request's `card` part (absent fields: defaults / kept). */
+function cardSecrets(s: Secrets): { ok: true; card: EnrollmentRequest['card'] } | { ok: false; problem: MessageKey } {
+  if ((s.newPuk !== '' || s.newPukAgain !== '') && (!PUK.test(s.newPuk) || s.newPuk !== s.newPukAgain))
+    return { ok: false, problem: 'enrollment.invalidPuk' };
+  if ((s.newKey !== '' || s.newKeyAgain !== '') && (!MANAGEMENT_KEY.test(s.newKey) || s.newKey !== s.newKeyAgain))
+    return { ok: false, problem: 'enrollment.invalidKey' };
+  if ((s.currentPin !== '' && !PIN.test(s.currentPin)) || (s.currentPuk !== '' && !PUK.test(s.currentPuk)) || (s.currentKey !== '' && !MANAGEMENT_KEY.test(s.currentKey)))
+    return { ok: false, problem: 'enrollment.invalidCurrent' };
+  const card = {
+    ...(s.currentPin !== '' ? { currentPin: s.currentPin } : {}),
+    ...(s.currentPuk !== '' ? { currentPuk: s.currentPuk } : {}),
+    ...(s.currentKey !== '' ? { currentManagementKey: s.currentKey } : {}),
+    ...(s.newPuk !== '' ? { newPuk: s.newPuk } : {}),
+    ...(s.newKey !== '' ? { newManagementKey: s.newKey } : {}),
+  };
+  return { ok: true, card: Object.keys(card).length > 0 ? card : undefined };
+}
 
 type Run =
   | { phase: 'form' }
@@ -59,6 +101,7 @@ export function Enrollment({ client }: { client: SsmaxClient }): ReactNode {
   });
   const [run, setRun] = useState<Run>({ phase: 'form' });
   const [invalid, setInvalid] = useState<MessageKey | null>(null);
+  const [secrets, setSecrets] = useState<Secrets>(NO_SECRETS);
   const current = useRef<string | null>(null);
   const available = METHODS['enrollment.start'].available;
 
@@ -77,17 +120,20 @@ export function Enrollment({ client }: { client: SsmaxClient }): ReactNode {
     e.preventDefault();
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(request.email)) return setInvalid('enrollment.invalidEmail');
     if (request.enrollmentCode.trim().length < 4) return setInvalid('enrollment.invalidCode');
+    const card = cardSecrets(secrets);
+    if (!card.ok) return setInvalid(card.problem);
     setInvalid(null);
     current.current = null;
     setRun({ phase: 'running', progress: null });
-    client.enrollment.start({ ...request, enrollmentCode: request.enrollmentCode.trim() }).then(
+    client.enrollment.start({ ...request, enrollmentCode: request.enrollmentCode.trim(), ...(card.card !== undefined ? { card: card.card } : {}) }).then(
       (p) => {
         current.current = p.enrollmentId;
         setRun(apply(p));
       },
       (err: unknown) => {
         const apiCode = err instanceof ApiError ? err.code : 'Internal';
-        setRun((r) => ({
+        // The progress event already said which step failed and why: keep its more precise code.
+        setRun((r) => r.phase === 'failed' ? r : ({
           phase: 'failed',
           step: r.phase === 'running' ? (r.progress?.step ?? null) : null,
           code: apiCode,
@@ -125,6 +171,22 @@ export function Enrollment({ client }: { client: SsmaxClient }): ReactNode {
     </div>
   );
 
+  const secret = (k: keyof Secrets, label: MessageKey, mode: 'numeric' | 'text'): ReactNode => (
+    <div className="field">
+      <label htmlFor={`${ids}-${k}`}>{t(label)}</label>
+      <input
+        id={`${ids}-${k}`}
+        type="password"
+        inputMode={mode}
+        autoComplete="off"
+        spellCheck={false}
+        value={secrets[k]}
+        onChange={(e) => setSecrets((x) => ({ ...x, [k]: e.target.value.trim() }))}
+        aria-describedby={`${ids}-rules`}
+      />
+    </div>
+  );
+
   const stepOf = run.phase === 'running' ? (run.progress?.step ?? null) : run.phase === 'failed' ? run.step : run.phase === 'done' ? 'done' : null;
 
   return (
@@ -153,6 +215,22 @@ export function Enrollment({ client }: { client: SsmaxClient }): ReactNode {
               <option value="rsa2048">{t('enrollment.algorithm.rsa2048')}</option>
             </select>
           </div>
+          <fieldset>
+            <legend>{t('enrollment.secrets')}</legend>
+            <p className="field-hint" id={`${ids}-rules`}>
+              {t('enrollment.secrets.rules')}
+            </p>
+            {secret('newPuk', 'enrollment.newPuk', 'numeric')}
+            {secret('newPukAgain', 'enrollment.newPuk.confirm', 'numeric')}
+            {secret('newKey', 'enrollment.newKey', 'text')}
+            {secret('newKeyAgain', 'enrollment.newKey.confirm', 'text')}
+            <details>
+              <summary>{t('enrollment.current')}</summary>
+              {secret('currentPin', 'enrollment.currentPin', 'numeric')}
+              {secret('currentPuk', 'enrollment.currentPuk', 'numeric')}
+              {secret('currentKey', 'enrollment.currentKey', 'text')}
+            </details>
+          </fieldset>
           <p>{t('enrollment.insertHint')}</p>
           <p>{t('enrollment.pinHint')}</p>
           {invalid !== null && (
@@ -225,6 +303,18 @@ export function Enrollment({ client }: { client: SsmaxClient }): ReactNode {
                 <dd>
                   <code>{run.progress.enrollmentId}</code>
                 </dd>
+                {run.progress.certificates !== undefined && (
+                  <>
+                    <dt>{t('enrollment.summary.signatureSerial')}</dt>
+                    <dd>
+                      <code>{run.progress.certificates.signatureSerial}</code>
+                    </dd>
+                    <dt>{t('enrollment.summary.keySerial')}</dt>
+                    <dd>
+                      <code>{run.progress.certificates.keyManagementSerial}</code>
+                    </dd>
+                  </>
+                )}
                 <dt>{t('enrollment.summary.date')}</dt>
                 <dd>{run.at.toLocaleString(language === 'ja' ? 'ja-JP' : 'en-GB')}</dd>
               </dl>
@@ -233,7 +323,13 @@ export function Enrollment({ client }: { client: SsmaxClient }): ReactNode {
                 <button type="button" className="primary" onClick={() => window.print()}>
                   {t('enrollment.print')}
                 </button>
-                <button type="button" onClick={() => setRun({ phase: 'form' })}>
+                <button
+                  type="button"
+                  onClick={() => {
+                    setSecrets(NO_SECRETS);
+                    setRun({ phase: 'form' });
+                  }}
+                >
                   {t('enrollment.again')}
                 </button>
               </div>

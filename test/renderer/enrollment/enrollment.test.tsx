@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EnrollmentProgress } from '../../../api';
+import { ApiError, type EnrollmentProgress } from '../../../api';
 import { Enrollment } from '../../../renderer/enrollment/Enrollment';
-import { button, byLabel, click, fakeClient, render, type, type Rendered } from '../../support/renderer-fake-client';
+import { button, byLabel, click, fakeClient, render, settle, type, type Rendered } from '../../support/renderer-fake-client';
 
 let view: Rendered | undefined;
 afterEach(() => view?.unmount());
@@ -83,5 +83,50 @@ describe('IT enrollment wizard', () => {
     await fillForm(view.container);
     await click(button(view.container, 'Start enrollment'));
     expect(view.container.querySelector('[data-testid=enrollment-error]')?.textContent).toContain('not available in this version');
+  });
+
+  it('PUK and management key: rules and confirmation checked before anything runs; sent in the request; serials in the summary', async () => {
+    const client = fakeClient({
+      enrollment: {
+        start: async () => ({ enrollmentId: 'en-9', step: 'done', certificates: { signatureSerial: '1A2B', keyManagementSerial: '3C4D' } }),
+      },
+    });
+    view = await render(<Enrollment client={client} />);
+    const c = view.container;
+    await fillForm(c);
+    await type(byLabel(c, 'New PUK'), '87654321');
+    await type(byLabel(c, 'New PUK again'), '87654320');
+    await click(button(c, 'Start enrollment'));
+    expect(c.textContent).toContain('A PUK is 6 to 8 digits, and both entries must be the same.');
+    await type(byLabel(c, 'New PUK again'), '87654321');
+    await type(byLabel(c, 'New management key (hex)'), '00112233');
+    await type(byLabel(c, 'New management key again'), '00112233');
+    await click(button(c, 'Start enrollment'));
+    expect(c.textContent).toContain('A management key is 32, 48 or 64 hexadecimal digits');
+    expect(client.calls.filter((x) => x.method === 'enrollment.start')).toHaveLength(0);
+    const key = '00112233445566778899aabbccddeeff0011223344556677';
+    await type(byLabel(c, 'New management key (hex)'), key);
+    await type(byLabel(c, 'New management key again'), key);
+    await click(button(c, 'Start enrollment'));
+    expect(client.calls.find((x) => x.method === 'enrollment.start')?.args[0]).toMatchObject({ card: { newPuk: '87654321', newManagementKey: key } });
+    const summary = c.querySelector('[data-testid=enrollment-summary]');
+    expect(summary?.textContent).toContain('1A2B');
+    expect(summary?.textContent).toContain('3C4D');
+    // The secrets are never printed.
+    expect(summary?.textContent).not.toContain('87654321');
+  });
+
+  it('the step event names the failure; the rejected call does not overwrite it with a vaguer code', async () => {
+    let reject: (e: unknown) => void = () => undefined;
+    const client = fakeClient({ enrollment: { start: () => new Promise((_r, j) => (reject = j)) } });
+    view = await render(<Enrollment client={client} />);
+    const c = view.container;
+    await fillForm(c);
+    await click(button(c, 'Start enrollment'));
+    client.emit('enrollment.progress', { enrollmentId: 'en-5', step: 'initialise', error: { code: 'wrong-card', message: 'management key refused' } });
+    reject(new ApiError('CardUnavailable', 'card'));
+    await settle();
+    expect(c.querySelector('[data-testid=enrollment-error]')?.textContent).toContain('not a card that can be enrolled');
+    expect(statuses(c).initialise).toBe('failed');
   });
 });
