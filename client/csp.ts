@@ -9,7 +9,11 @@ export function rendererCsp(connectSrc: readonly string[] = []): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    // Remote images only for the mail frame: an `<iframe sandbox srcdoc>` inherits this policy, so
+    // the user's per-message "load remote content" needs http(s) here; the frame's own CSP (meta,
+    // renderer/mail/ReadingPane.tsx) narrows it back to `data: cid:` unless the user chose to load,
+    // and the main process strips remote URLs anyway unless asked. The app itself renders no <img>.
+    "img-src 'self' data: https: http:",
     "font-src 'self'",
     `connect-src ${connectSrc.length > 0 ? connectSrc.join(' ') : "'none'"}`,
     "base-uri 'none'",
