@@ -211,6 +211,8 @@ describe('first launch, compose and enrollment in Chromium through the loopback 
     await shot('enrollment-en');
     await page.getByRole('button', { name: 'Start enrollment' }).click();
     await expect.poll(() => page.getByTestId('enrollment-error').isVisible()).toBe(true);
+    expect(await page.getByTestId('enrollment-error').innerText()).toContain('No card in the reader');
+    expect(await page.locator('[data-step=insert-card]').getAttribute('data-status')).toBe('failed');
     await shot('enrollment-error-en');
     await audit('enrollment error');
     expect(serious).toEqual([]);
