@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PROVISIONING_FORMAT } from '../client/first-launch/provisioning';
 import type { ServiceHostOptions } from '../client/service-host';
@@ -193,10 +194,14 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
   const stateDir = resolve(options.stateDir);
   const log = options.log ?? (() => undefined);
   const at = (...p: string[]): string => join(stateDir, ...p);
-  if (options.reset) await rm(stateDir, { recursive: true, force: true });
+  if (options.reset) {
+    await rm(mailHome(stateDir), { recursive: true, force: true });
+    await rm(stateDir, { recursive: true, force: true });
+  }
   await mkdir(stateDir, { recursive: true });
   // Dovecot's mail processes (user `mail`) keep the maildirs under the state dir.
   chmodSync(stateDir, 0o755);
+  const mailRoot = await prepareMailRoot(stateDir);
 
   const stateFile = at('world.json');
   let state: WorldState;
@@ -356,11 +361,11 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       startClamd(),
       startDovecot({
         users: people('a').map((p) => ({ address: p.address, password: p.password })),
-        mailRoot: at('mail', 'a'),
+        mailRoot: join(mailRoot, 'a'),
       }),
       startDovecot({
         users: people('b').map((p) => ({ address: p.address, password: p.password })),
-        mailRoot: at('mail', 'b'),
+        mailRoot: join(mailRoot, 'b'),
       }),
     ] as [Promise<PcscdHandle>, Promise<ClamdHandle>, Promise<DovecotHandle>, Promise<DovecotHandle>]);
     stops.push(
@@ -599,6 +604,35 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
     await stopAll();
     throw err;
   }
+}
+
+/** Where the maildirs go when the state dir is not reachable by the system user `mail` (e.g. under /root). */
+function mailHome(stateDir: string): string {
+  return join(
+    '/var/lib/ssmax-demo',
+    createHash('sha256').update(stateDir).digest('hex').slice(0, 16),
+    'mail',
+  );
+}
+
+/**
+ * Dovecot delivers as the system user `mail`, which must traverse every folder above the maildirs.
+ * Under a private home (/root is 0700) the maildirs live in /var/lib/ssmax-demo/<hash>/mail instead,
+ * linked from `<stateDir>/mail`; `reset` removes both.
+ */
+async function prepareMailRoot(stateDir: string): Promise<string> {
+  const inState = join(stateDir, 'mail');
+  let traversable = true;
+  for (let d = dirname(stateDir); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) traversable = false;
+    if (d === dirname(d)) break;
+  }
+  if (traversable) return inState;
+  const home = mailHome(stateDir);
+  await mkdir(home, { recursive: true });
+  for (let d = dirname(home); d.startsWith('/var/lib/ssmax-demo'); d = dirname(d)) chmodSync(d, 0o755);
+  if (!existsSync(inState)) await symlink(home, inState);
+  return home;
 }
 
 function relativeTo(base: string, path: string): string {
