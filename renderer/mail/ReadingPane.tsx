@@ -219,7 +219,7 @@ function AttachmentItem({
     );
   };
   return (
-    <li className={`attachment verdict-${worst ?? 'none'}`} data-testid="attachment" data-verdict={worst ?? 'none'}>
+    <li className={`attachment attachment-${worst ?? 'none'}`} data-testid="attachment" data-verdict={worst ?? 'none'}>
       <div className="attachment-head">
         <span className="attachment-name">{a.name}</span>
         <span className="attachment-size">{formatSize(a.size)}</span>
