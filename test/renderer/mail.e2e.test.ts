@@ -174,7 +174,9 @@ describe('mail screens against the demo world (Bob)', () => {
     await open(SUBJECT.verified);
     expect(await page.getByTestId('chain-panel').first().getAttribute('data-state')).toBe('verified');
     const links = page.locator('[data-testid="chain-panel"] > ol > [data-testid="chain-link"]');
-    expect(await links.evaluateAll((ls) => ls.map((l) => [l.getAttribute('data-role'), l.getAttribute('data-status')]))).toEqual([
+    const pairs: (string | null)[][] = [];
+    for (const l of await links.all()) pairs.push([await l.getAttribute('data-role'), await l.getAttribute('data-status')]);
+    expect(pairs).toEqual([
       ['sender', 'valid'],
       ['sending-org', 'valid'],
       ['receiving-org', 'valid'],

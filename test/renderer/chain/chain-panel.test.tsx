@@ -1,6 +1,4 @@
 // @vitest-environment jsdom
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChainLink, ChainLinkRole, ChainLinkStatus, ChainReason, ChainResult } from '../../../api';
 import { ChainPanel } from '../../../renderer/chain/ChainPanel';

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { act, type ReactNode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import type { Language } from '../../../api';

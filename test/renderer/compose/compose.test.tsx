@@ -17,7 +17,7 @@ let view: Rendered | undefined;
 afterEach(() => view?.unmount());
 
 /** Attaches a file through the hidden file input, as the browser would after the file dialog. */
-async function attach(container: HTMLElement, name: string, bytes: Uint8Array): Promise<void> {
+async function attach(container: HTMLElement, name: string, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
   const input = container.querySelector('input[type=file]') as HTMLInputElement;
   const file = new File([bytes], name, { type: 'application/zip' });
   Object.defineProperty(input, 'files', { value: [file], configurable: true });
