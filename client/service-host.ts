@@ -111,7 +111,7 @@ export class ServiceHost implements SsmaxClient {
     this.#enrollment = new EnrollmentService({
       card: this.#card,
       org: () => this.#org?.enrollmentTarget(),
-      roots: async () => (opts.firstLaunch?.roots?.length ? [...opts.firstLaunch.roots] : ((await this.#org?.trustAnchors()) ?? [])),
+      roots: () => this.rootsInEffect(),
       emit: (p) => this.events.emit('enrollment.progress', p),
       ...(opts.firstLaunch?.tlsCaPem ? { tlsCaPem: opts.firstLaunch.tlsCaPem } : {}),
     });
@@ -124,6 +124,13 @@ export class ServiceHost implements SsmaxClient {
         return desk && orgCa ? { url: desk.url, orgCa, tlsCaPem: desk.tlsCaPem } : undefined;
       },
     });
+  }
+
+  /** The SSMAX roots as first launch sees them (throws first launch's no-trust-anchor with its reason). */
+  private async rootsInEffect(): Promise<Uint8Array[]> {
+    const given = this.opts.firstLaunch?.roots;
+    if (given?.length) return [...given];
+    return (await this.#org?.trustAnchors()) ?? [];
   }
 
   /** Keeps the result of an open in the message cache, so the list can show the state (never fails the open). */
@@ -145,12 +152,19 @@ export class ServiceHost implements SsmaxClient {
 
   /**
    * The trust a message is verified with: the SSMAX root(s) (host config, else first launch's
-   * roots), the own org (host config, else the pinned org bundle's domains, else the account's
+   * roots: the option, IT's provisioning file or the root shipped with the app), the own org (host config, else the pinned org bundle's domains, else the account's
    * org) and the recipient (the account's address, else the pinned address).
    */
-  private trustFor(ref: MessageRef): OpenTrust {
+  private async trustFor(ref: MessageRef): Promise<OpenTrust> {
     const trust = this.opts.open?.trust;
-    const anchors = trust?.trustAnchors ?? this.opts.firstLaunch?.roots ?? [];
+    let anchors: OpenTrust['trustAnchors'];
+    try {
+      anchors = trust?.trustAnchors ?? (await this.rootsInEffect());
+    } catch (cause) {
+      throw new ApiError('NotFound', `No SSMAX root to verify with: ${cause instanceof Error ? cause.message : String(cause)}`, {
+        method: 'messages.open',
+      });
+    }
     if (anchors.length === 0)
       throw new ApiError('NotFound', 'No SSMAX root is configured yet (first launch has not pinned an org).', {
         method: 'messages.open',

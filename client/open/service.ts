@@ -30,7 +30,7 @@ export interface OpenServiceOptions {
   card: CardSession;
   source: MessageSource;
   /** The pinned trust: SSMAX root, own org; a function so a later first launch / rollover is picked up. */
-  trust: (ref: MessageRef) => OpenTrust;
+  trust: (ref: MessageRef) => OpenTrust | Promise<OpenTrust>;
   chooseSavePath: ChooseSavePath;
   /** Evaluation time (tests with generated worlds); default now. */
   now?: () => Date;
@@ -69,8 +69,10 @@ export class OpenService {
       throw new ApiError('NotFound', `Message ${ref.uid} is not in ${ref.path} (any more).`, {
         method: 'messages.open',
       });
+    // Before the card: with no SSMAX root there is nothing to verify against, so no PIN is asked.
+    const trust = await this.opts.trust(ref);
     const run = async (decryptors: readonly Decryptor[]) =>
-      openMessage({ ref, raw }, this.opts.trust(ref), {
+      openMessage({ ref, raw }, trust, {
         ...options,
         decryptors,
         ...(this.opts.now ? { at: this.opts.now() } : {}),

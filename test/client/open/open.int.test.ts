@@ -358,4 +358,38 @@ describe('messages.open through the card', () => {
     expect(err.message).toMatch(/PUK/);
     expect(prompts.length).toBe(before);
   });
+
+  it('without a configured root it verifies with the root file first launch uses (the shipped root of the app); with none, says so', async () => {
+    // The desktop app passes no roots, only the file beside the app (electron/launch.ts).
+    const rootFile = join(workDir, 'ssmax-root.pem');
+    await writeFile(rootFile, world.rootPem);
+    const ref = await mail({ clear: true, content: { text: 'verified against the shipped root\n' } });
+    const hostWith = (dir: string, trustAnchorFile: string) =>
+      ServiceHost.open({
+        dataDir: join(workDir, dir),
+        runtime: 'bridge',
+        card: { env: { ...process.env, ...pcscd.env }, requestTimeoutMs: 20_000 },
+        firstLaunch: { trustAnchorFile, refreshIntervalMs: 0 },
+        open: { source, now: () => T.at },
+      });
+    const shipped = await hostWith('shipped-root', rootFile);
+    try {
+      const opened = await shipped.messages.open(ref, { loadRemoteContent: false });
+      expect(opened.chain.links.map((l) => [l.role, l.status])).toEqual([
+        ['sender', 'valid'],
+        ['sending-org', 'valid'],
+        ['receiving-org', 'valid'],
+      ]);
+    } finally {
+      await shipped.close();
+    }
+    const none = await hostWith('no-root', join(workDir, 'absent.pem'));
+    try {
+      const err = await failure(none.messages.open(ref, { loadRemoteContent: false }));
+      expect(err.code).toBe('NotFound');
+      expect(err.message).toContain('absent.pem');
+    } finally {
+      await none.close();
+    }
+  });
 });
