@@ -1,9 +1,9 @@
 /**
- * `npm run demo [-- --reset] [--user alice|bob|carol] [--once] [--open] [--state-dir DIR]`: brings up
- * the local two-organisation SSMAX world (demo/world.ts), then the desktop client of the chosen user:
- * the renderer built with Vite, the service host and the loopback bridge (URL printed; Electron is
- * not started by this script yet, see demo/README.md). `--once`: bring up, seed, check, stop.
- * Ctrl-C stops everything cleanly.
+ * `npm run demo [-- --reset] [--user alice|bob|carol] [--once] [--open] [--browser] [--state-dir DIR]`:
+ * brings up the local two-organisation SSMAX world (demo/world.ts), then the desktop client of the
+ * chosen user: Electron when its binary is installed (unless --browser), otherwise the renderer built
+ * with Vite, the service host and the loopback bridge (URL printed; --open starts Chromium on it).
+ * `--once`: bring up, seed, check, stop. Ctrl-C stops everything cleanly.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';

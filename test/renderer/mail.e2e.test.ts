@@ -183,8 +183,9 @@ describe('mail screens against the demo world (Bob)', () => {
     ]);
     expect(await links.first().innerText()).toContain('alice@a.example');
     expect(await page.locator('[data-testid="chain-panel"] [data-testid^="warn-"]').count()).toBe(0);
-    await links.first().locator('summary').click();
     await shot('mail-verified-en');
+    await links.first().locator('summary').click();
+    await shot('mail-verified-certificate-en');
   });
 
   it('the spoofed message shows failed, with the reason in plain words', async () => {
