@@ -12,6 +12,9 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
   const { t, error } = useI18n();
   const [request, setRequest] = useState<PinRequest | null>(null);
   const [pin, setPin] = useState('');
+  // Setting a new PIN (enrollment): typed twice, so a slip does not lock the holder out of a new card.
+  const [again, setAgain] = useState('');
+  const choosing = request?.purpose === 'enroll';
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const dialog = useRef<HTMLDialogElement>(null);
@@ -21,6 +24,7 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
     const offRequested = client.events.on('pin.requested', (r) => {
       setRequest(r);
       setPin('');
+      setAgain('');
       setProblem(null);
       setBusy(false);
     });
@@ -55,7 +59,10 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
 
   const answer = (): void => {
     if (request === null || busy) return;
-    if (pin.length < 6 || pin.length > 8) {
+    if (choosing) {
+      if (!/^[0-9]{6,8}$/.test(pin)) return setProblem(t('card.pin.new.digits'));
+      if (pin !== again) return setProblem(t('card.pin.new.mismatch'));
+    } else if (pin.length < 6 || pin.length > 8) {
       setProblem(t('card.pin.tooShort'));
       return;
     }
@@ -63,6 +70,7 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
     const id = request.requestId;
     client.pin.answer(id, pin).then(() => {
       setPin('');
+      setAgain('');
       setRequest((r) => (r?.requestId === id ? null : r));
     }, fail);
   };
@@ -100,7 +108,7 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
             answer();
           }}
         >
-          <h2 id="pin-title">{t('card.pin.title')}</h2>
+          <h2 id="pin-title">{t(choosing ? 'card.pin.new.title' : 'card.pin.title')}</h2>
           <p id="pin-purpose" className="pin-purpose">
             <strong>{t(`card.pin.purpose.${request.purpose}`)}</strong>
             {request.description !== '' && <span data-testid="pin-description">: {request.description}</span>}
@@ -112,7 +120,7 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
           )}
           {tries === 1 && <p className="pin-warning">{t('card.pin.lastTry')}</p>}
           {tries === 0 && <p className="pin-warning">{t('card.pin.blocked')}</p>}
-          <label htmlFor="pin-input">{t('card.pin.label')}</label>
+          <label htmlFor="pin-input">{t(choosing ? 'card.pin.new.label' : 'card.pin.label')}</label>
           <input
             id="pin-input"
             ref={input}
@@ -127,6 +135,24 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
             aria-invalid={problem !== null}
             aria-describedby={problem !== null ? 'pin-problem' : undefined}
           />
+          {choosing && (
+            <>
+              <label htmlFor="pin-again">{t('card.pin.new.confirm')}</label>
+              <input
+                id="pin-again"
+                type="password"
+                inputMode="numeric"
+                autoComplete="off"
+                minLength={6}
+                maxLength={8}
+                value={again}
+                disabled={busy}
+                onChange={(e) => setAgain(e.target.value)}
+                aria-invalid={problem !== null}
+                aria-describedby={problem !== null ? 'pin-problem' : undefined}
+              />
+            </>
+          )}
           {problem !== null && (
             <p id="pin-problem" role="alert" className="pin-problem">
               {problem}

@@ -6,7 +6,7 @@ export const cardStrings = defineStrings(
     'card.pin.title': 'Enter your card PIN',
     'card.pin.purpose.sign': 'To sign with your staff ID card',
     'card.pin.purpose.decrypt': 'To decrypt with your staff ID card',
-    'card.pin.purpose.enroll': 'To set up your staff ID card',
+    'card.pin.purpose.enroll': 'To set up a staff ID card',
     'card.pin.label': 'PIN (6–8 characters)',
     'card.pin.triesLeft': 'Tries left before the card is blocked',
     'card.pin.lastTry': 'This is the last try: a wrong PIN now blocks the card.',
@@ -17,6 +17,11 @@ export const cardStrings = defineStrings(
     'card.pin.blocked':
       'The PIN is blocked after too many wrong tries. Unblock it with your PUK (from IT), or ask IT for help.',
     'card.holder': 'Card of',
+    'card.pin.new.title': 'Choose the new PIN',
+    'card.pin.new.label': 'New PIN (6–8 digits)',
+    'card.pin.new.confirm': 'New PIN again',
+    'card.pin.new.mismatch': 'The two entries differ: type the same new PIN twice.',
+    'card.pin.new.digits': 'The new PIN is 6 to 8 digits.',
   },
   {
     'card.pin.title': 'ICカードのPINを入力してください',
@@ -33,5 +38,10 @@ export const cardStrings = defineStrings(
     'card.pin.blocked':
       'PINの誤入力が多すぎたため、ロックされています。IT部門から受け取ったPUKで解除するか、IT部門に連絡してください。',
     'card.holder': 'カード所有者',
+    'card.pin.new.title': '新しいPINを決めてください',
+    'card.pin.new.label': '新しいPIN（6〜8桁の数字）',
+    'card.pin.new.confirm': '新しいPIN（確認）',
+    'card.pin.new.mismatch': '2回の入力が一致しません。同じ新しいPINを2回入力してください。',
+    'card.pin.new.digits': '新しいPINは6〜8桁の数字です。',
   },
 );

@@ -278,6 +278,10 @@ export function Enrollment({ client }: { client: SsmaxClient }): ReactNode {
                 <strong>{t('enrollment.failed.heading')}</strong>
               </p>
               <p>{explain(run, t, error)}</p>
+              {run.step !== null && ENROLLMENT_STEPS.indexOf(run.step) > ENROLLMENT_STEPS.indexOf('initialise') && (
+                // The card's secrets are already the new ones: a retry on this card needs them as the "current" ones.
+                <p data-testid="enrollment-initialised">{t('enrollment.error.initialised')}</p>
+              )}
               <p className="error-detail">{run.message}</p>
               <div className="actions">
                 <button type="button" onClick={() => setRun({ phase: 'form' })}>

@@ -72,6 +72,8 @@ export const enrollmentStrings = defineStrings(
     'enrollment.error.cancelled': 'The enrollment was cancelled.',
     'enrollment.error.no-org': 'No organisation is pinned on this computer: finish the first launch first.',
     'enrollment.error.card-failed': 'The card reported an error.',
+    'enrollment.error.initialised':
+      'The card was already initialised with the new PIN (and the new PUK and management key, if given). To try again with this card, enter them under “The card is not factory-fresh”.',
   },
   {
     'enrollment.nav': 'ICカード発行（IT）',
@@ -143,5 +145,7 @@ export const enrollmentStrings = defineStrings(
     'enrollment.error.cancelled': '発行を中止しました。',
     'enrollment.error.no-org': 'このコンピューターには組織が登録されていません。先に初回設定を完了してください。',
     'enrollment.error.card-failed': 'カードがエラーを報告しました。',
+    'enrollment.error.initialised':
+      'カードはすでに新しいPIN（入力した場合は新しいPUKと管理鍵も）で初期化されています。このカードで再試行するには、「初期状態ではないカード（現在の値を入力）」にそれらを入力してください。',
   },
 );
