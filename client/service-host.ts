@@ -25,6 +25,7 @@ import type { SecretStore } from './secrets/secret-store';
 import { imapMessageSource } from './open/imap-source';
 import { ReportService } from './report/service';
 import { verificationRecord, type OpenTrust } from './open/open-message';
+import { CrlCache, httpCrlFetch, type CrlFetch } from './open/revocation';
 import {
   OpenService,
   saveIntoDirectory,
@@ -78,6 +79,12 @@ export interface OpenHostOptions {
   chooseSavePath?: ChooseSavePath;
   /** Evaluation time for verification (tests with generated worlds). */
   now?: () => Date;
+  /**
+   * Revocation at read time (client/open/revocation.ts): the CRLs at the chain's distribution points
+   * are fetched (HTTP(S), short timeout, cached in `<dataDir>/crls`). `fetch` replaces the HTTP GET
+   * (tests); `false` checks against no CRL at all (every link then says revocation was not checked).
+   */
+  revocation?: { fetch?: CrlFetch; timeoutMs?: number } | false;
 }
 
 export class ServiceHost implements SsmaxClient {
@@ -106,6 +113,7 @@ export class ServiceHost implements SsmaxClient {
       trust: (ref) => this.trustFor(ref),
       chooseSavePath: opts.open?.chooseSavePath ?? saveIntoDirectory(join(opts.dataDir, 'attachments')),
       ...(opts.open?.now ? { now: opts.open.now } : {}),
+      ...(opts.open?.revocation === false ? {} : { crlSource: this.crlCache(opts).source }),
       onVerified: (ref, chain) => this.cacheVerification(ref, chain),
     });
     this.#enrollment = new EnrollmentService({
@@ -123,6 +131,21 @@ export class ServiceHost implements SsmaxClient {
         const orgCa = this.#org?.currentOrgCaCertificate();
         return desk && orgCa ? { url: desk.url, orgCa, tlsCaPem: desk.tlsCaPem } : undefined;
       },
+    });
+  }
+
+  /** The CRL cache messages.open verifies with; TLS to the org nodes trusts the system CAs plus IT's private CA. */
+  private crlCache(opts: ServiceHostOptions): CrlCache {
+    const revocation = opts.open?.revocation || undefined;
+    return new CrlCache({
+      dir: join(opts.dataDir, 'crls'),
+      ...(opts.open?.now ? { now: opts.open.now } : {}),
+      fetch:
+        revocation?.fetch ??
+        httpCrlFetch({
+          tlsCaPem: () => this.#org?.pinnedTlsCaPem() ?? opts.firstLaunch?.tlsCaPem,
+          ...(revocation?.timeoutMs !== undefined ? { timeoutMs: revocation.timeoutMs } : {}),
+        }),
     });
   }
 

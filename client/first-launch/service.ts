@@ -329,6 +329,11 @@ export class FirstLaunchService {
     return { url: this.#pin.verified.manifest.abuseEndpoint, tlsCaPem: this.#pin.record.tlsCaPem };
   }
 
+  /** The private CA IT gave for the org nodes' TLS (provisioning `tlsCaPem`), if any: also for CRL fetches. */
+  pinnedTlsCaPem(): string | undefined {
+    return this.#pin?.record.tlsCaPem;
+  }
+
   /** Where IT mode enrolls cards: the pinned bundle's URL (the node serves its enrollment API on that origin) and its TLS CA. */
   enrollmentTarget(): { bundleUrl: string; tlsCaPem: string | undefined } | undefined {
     if (!this.#pin) return undefined;

@@ -8,7 +8,7 @@ import type {
   OpenOptions,
   OpenedMessage,
 } from '../../api';
-import { verifyMessage, type ChainLink, type ChainReason, type MessageVerification } from '../../smime/chain';
+import { verifyMessage, type ChainLink, type ChainReason, type CrlSource, type MessageVerification } from '../../smime/chain';
 import type { Decryptor, EcdhDecryptor, RsaDecryptor } from '../../smime/keys';
 import { decodeWords, parseMessage, walkEntities, type MimeEntity } from '../../smime/mime';
 import { sanitizeHtml } from './sanitize';
@@ -89,13 +89,19 @@ export function watchDecryptor(d: RsaDecryptor | EcdhDecryptor): { decryptor: De
 export async function openMessage(
   input: OpenInput,
   trust: OpenTrust,
-  options: OpenOptions & { decryptors?: readonly Decryptor[]; at?: Date },
+  options: OpenOptions & {
+    decryptors?: readonly Decryptor[];
+    at?: Date;
+    /** Fetches the CRLs at the chain's distribution points (client/open/revocation.ts); none: revocation is only checked against `trust.crls`. */
+    crlSource?: CrlSource;
+  },
 ): Promise<OpenResult> {
   const raw = Buffer.from(input.raw.buffer, input.raw.byteOffset, input.raw.byteLength);
   const verification = await verifyMessage(raw, {
     trustAnchors: trust.trustAnchors,
     decryptors: options.decryptors ?? [],
     ...(trust.crls ? { crls: trust.crls } : {}),
+    ...(options.crlSource ? { crlSource: options.crlSource } : {}),
     ...(trust.ownOrgDomains ? { ownOrgDomains: trust.ownOrgDomains } : {}),
     ...(trust.ownOrgCa ? { ownOrgCa: trust.ownOrgCa } : {}),
     ...(trust.recipient ? { recipient: trust.recipient } : {}),

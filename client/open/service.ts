@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open as openFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { ApiError, type AttachmentRef, type MessageRef, type OpenOptions, type OpenedMessage } from '../../api';
+import type { CrlSource } from '../../smime/chain';
 import type { Decryptor } from '../../smime/keys';
 import type { CardSession } from '../card/card-session';
 import { isEncrypted, openMessage, watchDecryptor, type OpenTrust, type OpenedAttachment } from './open-message';
@@ -34,6 +35,8 @@ export interface OpenServiceOptions {
   chooseSavePath: ChooseSavePath;
   /** Evaluation time (tests with generated worlds); default now. */
   now?: () => Date;
+  /** The CRLs at the chain's distribution points (a `CrlCache`'s source): revocation checked at read time. */
+  crlSource?: CrlSource;
   /** Called with the result of every open, for the message cache ("trust" in the list). */
   onVerified?: (ref: MessageRef, result: OpenedMessage['chain']) => void;
 }
@@ -76,6 +79,7 @@ export class OpenService {
         ...options,
         decryptors,
         ...(this.opts.now ? { at: this.opts.now() } : {}),
+        ...(this.opts.crlSource ? { crlSource: this.opts.crlSource } : {}),
       });
     let result: Awaited<ReturnType<typeof run>>;
     if (isEncrypted(raw)) {

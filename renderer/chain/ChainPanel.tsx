@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import type { CertificateSummary, ChainLink, ChainLinkRole, ChainReason, ChainResult } from '../../api';
 import { useI18n } from '../i18n/i18n';
-import { chainDisplayTrust, chainWarnings, reasonText, stateKey, trustSymbol } from './trust';
+import { NOTES_WITH_DETAIL, chainDisplayTrust, chainWarnings, noteText, reasonText, stateKey, trustSymbol } from './trust';
 import './chain.css';
 
 /** ① person, ② sending org, ③ receiving org, ④ ⑤ forwarder and their org (SPEC §4). */
@@ -192,7 +192,8 @@ function LinkItem({ link }: { link: ChainLink }): ReactNode {
         <ul className="chain-link-notes" data-testid="link-notes">
           {notes.map((r, i) => (
             <li key={`${r.code}-${i}`} data-code={r.code}>
-              {reasonText(t, r)}
+              {noteText(t, r)}
+              {NOTES_WITH_DETAIL.has(r.code) && <span className="chain-note-detail"> ({r.message})</span>}
             </li>
           ))}
         </ul>

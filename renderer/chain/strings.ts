@@ -107,6 +107,9 @@ export const chainStrings = defineStrings(
     'chain.reason.crl-invalid': 'The revocation list could not be used.',
     'chain.reason.crl-stale': 'The revocation list is not current.',
     'chain.reason.revocation-not-checked': 'Revocation was not checked.',
+    'chain.reason.revocation-unavailable':
+      'Revocation could not be checked: the revocation list could not be fetched. A lost or suspended card would not show here.',
+    'chain.note.revoked': 'The certificate was revoked after this was signed; the signature was made while it was still valid.',
     'chain.reason.signing-time-invalid': 'The signing time is missing or in the future.',
     'chain.reason.from-mismatch': 'The “From” address is not the address in the signer’s certificate.',
     'chain.reason.from-ambiguous': 'The message has no single, clear sender.',
@@ -226,6 +229,9 @@ export const chainStrings = defineStrings(
     'chain.reason.crl-invalid': '失効リストを使用できませんでした。',
     'chain.reason.crl-stale': '失効リストが最新ではありません。',
     'chain.reason.revocation-not-checked': '失効の確認はしていません。',
+    'chain.reason.revocation-unavailable':
+      '失効を確認できませんでした：失効リストを取得できませんでした。ICカードの紛失や利用停止はここに表示されません。',
+    'chain.note.revoked': 'この証明書は署名の後に失効しました。署名した時点では有効でした。',
     'chain.reason.signing-time-invalid': '署名日時がないか、未来の日時です。',
     'chain.reason.from-mismatch': '差出人（From）のアドレスが署名者の証明書のアドレスではありません。',
     'chain.reason.from-ambiguous': '送信者が一人に定まりません。',

@@ -68,3 +68,12 @@ export function reasonText(t: (key: MessageKey) => string, reason: ChainReason):
   const key = `chain.reason.${reason.code}`;
   return Object.prototype.hasOwnProperty.call(chainStrings.en, key) ? t(key as MessageKey) : reason.message;
 }
+
+/** A link note in the user's language: some codes mean something milder as a note (revoked only after signing). */
+export function noteText(t: (key: MessageKey) => string, note: ChainReason): string {
+  const key = `chain.note.${note.code}`;
+  return Object.prototype.hasOwnProperty.call(chainStrings.en, key) ? t(key as MessageKey) : reasonText(t, note);
+}
+
+/** Notes whose sentence alone does not say why: the core's own words (URL, error) follow as a detail. */
+export const NOTES_WITH_DETAIL: ReadonlySet<string> = new Set(['revocation-unavailable']);

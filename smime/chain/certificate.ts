@@ -58,6 +58,8 @@ export interface CertInfo {
   readonly staffId: string | undefined;
   /** Critical extensions this verifier does not understand. */
   readonly unknownCritical: readonly string[];
+  /** URIs of its CRL distribution points (where its issuer publishes the CRL that would list it). */
+  readonly crlUrls: readonly string[];
 }
 
 const EXT = {
@@ -136,6 +138,7 @@ export function readCertInfo(der: Uint8Array): CertInfo {
     const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
     const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
     const nc = cert.getExtension(EXT.nameConstraints);
+    const cdp = cert.getExtension(x509.CRLDistributionPointsExtension);
     const policies = (pol?.policies ?? []).map(normaliseOid);
     const roles = [...new Set((pol?.policies ?? []).map(roleOfPolicy).filter((r): r is CertificateRole => r !== undefined))];
     const names = san?.names.items ?? [];
@@ -169,6 +172,9 @@ export function readCertInfo(der: Uint8Array): CertInfo {
       commonName: field('CN'),
       staffId: field('2.5.4.5'),
       unknownCritical: cert.extensions.filter((e) => e.critical && !KNOWN.has(e.type)).map((e) => e.type),
+      crlUrls: (cdp?.distributionPoints ?? []).flatMap((dp) =>
+        (dp.distributionPoint?.fullName ?? []).flatMap((n) => (n.uniformResourceIdentifier !== undefined ? [n.uniformResourceIdentifier] : [])),
+      ),
     };
   } catch (cause) {
     if (cause instanceof CertificateParseError) throw cause;

@@ -80,6 +80,7 @@ export type ChainReasonCode =
   | 'crl-stale'
   | 'crl-invalid'
   | 'revocation-not-checked'
+  | 'revocation-unavailable'
   | 'signing-time-invalid'
   // chain rules (SPEC §5)
   | 'from-mismatch'

@@ -23,6 +23,13 @@ export interface CrlInfo {
   readonly issuerDer: string;
 }
 
+/** What a CRL source had for a set of distribution points: the CRLs (parsed) and why any could not be had. */
+export interface SourcedCrls {
+  readonly crls: readonly CrlInfo[];
+  /** One plain phrase per failure (unreachable, timed out, not a CRL …); empty when every URL answered. */
+  readonly problems: readonly string[];
+}
+
 export interface PathOptions {
   readonly anchors: readonly CertInfo[];
   /** Candidate intermediates (the certificates of the CMS, the org bundle …). */
@@ -34,6 +41,12 @@ export interface PathOptions {
   readonly now: Date;
   /** SSMAX role the leaf must have (ignored for generic paths). */
   readonly role: CertificateRole;
+  /**
+   * Asked for the CRLs at a certificate's distribution points when `crls` holds no current one of
+   * its issuer (the client fetches them; the core does no I/O). Without it a certificate with no
+   * current CRL is noted `revocation-not-checked`.
+   */
+  readonly crlsFor?: (urls: readonly string[]) => Promise<SourcedCrls>;
 }
 
 export interface PathResult {
@@ -222,9 +235,12 @@ function stripSerial(s: string): string {
   return s.toLowerCase().replace(/^0+/, '');
 }
 
-async function revocationReasons(c: CertInfo, issuer: CertInfo, options: PathOptions, out: ChainReason[], notes: ChainReason[]): Promise<void> {
+type CrlOutcome = 'revoked' | 'checked' | 'not-checked';
+
+/** Checks `c` against the CRLs of `issuer` among `crls`: revoked (a reason is added), checked (a current CRL), or not. */
+async function checkCrls(c: CertInfo, issuer: CertInfo, crls: readonly CrlInfo[], options: PathOptions, out: ChainReason[], notes: ChainReason[]): Promise<CrlOutcome> {
   let checked = false;
-  for (const info of options.crls) {
+  for (const info of crls) {
     if (info.issuerDer !== issuer.subjectDer) continue;
     let ok = false;
     try {
@@ -243,14 +259,34 @@ async function revocationReasons(c: CertInfo, issuer: CertInfo, options: PathOpt
     if (entry) {
       if (entry.revocationDate.getTime() <= options.time.getTime()) {
         out.push(reason('revoked', `The certificate "${c.subject}" was revoked on ${entry.revocationDate.toISOString()}, before the signing time ${options.time.toISOString()}.`));
-        return;
+        return 'revoked';
       }
       notes.push(reason('revoked', `The certificate "${c.subject}" was revoked on ${entry.revocationDate.toISOString()}, after this signature was made.`));
     }
     if (current) checked = true;
     else notes.push(reason('crl-stale', `The CRL of "${issuer.subject}" is not current (this update ${info.crl.thisUpdate.toISOString()}).`));
   }
-  if (!checked) notes.push(reason('revocation-not-checked', `No current CRL of "${issuer.subject}" was available: revocation of "${c.subject}" was not checked.`));
+  return checked ? 'checked' : 'not-checked';
+}
+
+async function revocationReasons(c: CertInfo, issuer: CertInfo, options: PathOptions, out: ChainReason[], notes: ChainReason[]): Promise<void> {
+  const given = await checkCrls(c, issuer, options.crls, options, out, notes);
+  if (given !== 'not-checked') return;
+  if (options.crlsFor) {
+    // A certificate that names no distribution point has no CRL to ask for: its issuer publishes
+    // none for it (SSMAX org CAs under the root). Only member certificates are revoked (SPEC §3).
+    if (c.crlUrls.length === 0) return;
+    const sourced = await options.crlsFor(c.crlUrls);
+    const known = new Set(options.crls.map((i) => Buffer.from(i.der).toString('base64')));
+    const fresh = sourced.crls.filter((i) => !known.has(Buffer.from(i.der).toString('base64')));
+    const fetched = await checkCrls(c, issuer, fresh, options, out, notes);
+    if (fetched !== 'not-checked') return;
+    if (sourced.problems.length > 0) {
+      notes.push(reason('revocation-unavailable', `Revocation of "${c.subject}" could not be checked: ${sourced.problems.join('; ')}.`));
+      return;
+    }
+  }
+  notes.push(reason('revocation-not-checked', `No current CRL of "${issuer.subject}" was available: revocation of "${c.subject}" was not checked.`));
 }
 
 /** Validates the path of `leaf` for a signature made at `options.time`. Never throws. */

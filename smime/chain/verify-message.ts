@@ -15,7 +15,20 @@ import type { CertificateRole } from '../pki/oids';
 import { displayedSender, domainOf, sameAddress } from './address';
 import { derBlocks, readCertInfo, type CertInfo } from './certificate';
 import type { ChainLink, ChainReason, ChainReasonCode, ChainRole, MessageVerification, SignedContent } from './model';
-import { describePath, dnsWithin, readCertInfos, readCrl, reason, statusOf, validatePath, type CrlInfo, type PathResult } from './path';
+import { describePath, dnsWithin, readCertInfos, readCrl, reason, statusOf, validatePath, type CrlInfo, type PathResult, type SourcedCrls } from './path';
+
+/** What a CRL source answers for a certificate's distribution point URLs (DER or PEM CRLs, and why any failed). */
+export interface CrlAnswer {
+  readonly crls: readonly (Uint8Array | string)[];
+  readonly problems: readonly string[];
+}
+
+/**
+ * Fetches CRLs from distribution points (the client does it over HTTP(S), with its cache; the core
+ * never does I/O). It should not throw: a failure is a `problems` entry. CRLs are authenticated
+ * here by their signature, whatever transport brought them.
+ */
+export type CrlSource = (urls: readonly string[]) => Promise<CrlAnswer>;
 
 export interface VerifyMessageOptions {
   /** SSMAX root(s) and any other anchors (e.g. a LAMPS CA for ordinary S/MIME): DER or PEM. */
@@ -24,6 +37,12 @@ export interface VerifyMessageOptions {
   readonly decryptors?: readonly Decryptor[];
   /** CRLs (DER or PEM) of the org CAs and of the root. */
   readonly crls?: readonly (Uint8Array | string)[];
+  /**
+   * Asked for the CRLs at a certificate's distribution points when `crls` holds no current CRL of
+   * its issuer. A certificate it cannot find a CRL for is noted `revocation-unavailable` (why);
+   * one that names no distribution point is not noted.
+   */
+  readonly crlSource?: CrlSource;
   /** Evaluation time ("now"); default the current time. */
   readonly at?: Date;
   /** The user's own org's mail domains: ③ must be made by this org. */
@@ -61,6 +80,39 @@ interface Context {
   readonly forwardDepth: number;
   /** Parsed certificates by DER, shared by all links and forwards of one verification. */
   readonly certCache: Map<string, CertInfo | null>;
+  /** CRLs from the source by distribution point list, asked once per verification. */
+  readonly crlsFor: ((urls: readonly string[]) => Promise<SourcedCrls>) | undefined;
+}
+
+function sourcedCrls(source: CrlSource): (urls: readonly string[]) => Promise<SourcedCrls> {
+  const asked = new Map<string, Promise<SourcedCrls>>();
+  const ask = async (urls: readonly string[]): Promise<SourcedCrls> => {
+    let answer: CrlAnswer;
+    try {
+      answer = await source(urls);
+    } catch (cause) {
+      return { crls: [], problems: [cause instanceof Error ? cause.message : 'the CRL could not be fetched'] };
+    }
+    const crls: CrlInfo[] = [];
+    const problems = [...answer.problems];
+    for (const der of answer.crls.flatMap((x) => derBlocks(x, 'X509 CRL'))) {
+      try {
+        crls.push(readCrl(der));
+      } catch {
+        problems.push('a fetched CRL could not be read');
+      }
+    }
+    return { crls, problems };
+  };
+  return (urls) => {
+    const key = urls.join('\n');
+    let hit = asked.get(key);
+    if (!hit) {
+      hit = ask(urls);
+      asked.set(key, hit);
+    }
+    return hit;
+  };
 }
 
 function certInfo(ctx: Context, der: Uint8Array): CertInfo | undefined {
@@ -108,6 +160,7 @@ export async function verifyMessage(raw: Uint8Array, options: VerifyMessageOptio
       recipient: options.recipient,
       forwardDepth: 0,
       certCache: new Map(),
+      crlsFor: options.crlSource ? sourcedCrls(options.crlSource) : undefined,
     };
   } catch (cause) {
     return failed([errorReason(cause)]);
@@ -234,6 +287,7 @@ async function evaluate(check: SignatureCheck, sd: SignedDataResult, ctx: Contex
         time,
         now: ctx.now,
         role,
+        ...(ctx.crlsFor ? { crlsFor: ctx.crlsFor } : {}),
       });
       reasons.push(...path.reasons);
       notes.push(...path.notes);
