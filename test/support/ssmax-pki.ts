@@ -47,9 +47,9 @@ async function keyFor(algorithm: KeyAlgorithm, issueWith: (publicKey: webcrypto.
   return { certificate, der: new Uint8Array(certificate.rawData), pkcs8, privateKey: createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }) };
 }
 
-export async function buildOrg(root: CertificateAuthority, algorithm: KeyAlgorithm, name: string, domain: string, person = 'Hanako Yamada', criticalNameConstraints = true): Promise<TestOrg> {
+/** `crlUrl`: the distribution point every member certificate names (tests that serve the CRL on loopback pass theirs). */
+export async function buildOrg(root: CertificateAuthority, algorithm: KeyAlgorithm, name: string, domain: string, person = 'Hanako Yamada', criticalNameConstraints = true, crlUrl = `https://ssmax.${domain}/crl/org-ca.crl`): Promise<TestOrg> {
   const ca = await issueOrgCa(root, { orgName: name, domains: [domain], keys: await generateProfileKeyPair(algorithm), criticalNameConstraints, ...validity });
-  const crlUrl = `https://ssmax.${domain}/crl/org-ca.crl`;
   const email = `hanako@${domain}`;
   const common = { orgName: name, domains: [domain], crlUrl, ...validity };
   const emp = { orgName: name, personName: person, staffId: 'S-0042', email, crlUrl, ...validity };
