@@ -108,10 +108,12 @@ function Shell({ runtime, info, lost }: { runtime: Runtime; info: AppInfo; lost:
         </p>
       ))}
       <FirstLaunchGate client={runtime.client} onDone={() => setGeneration((g) => g + 1)}>
-        {view === 'mail' && (
+        {/* Kept mounted under compose: back from a reply or forward, the open message and the subjects already decrypted are still there. */}
+        {(view === 'mail' || view === 'compose') && (
           <MailView
             key={generation}
             client={runtime.client}
+            hidden={view !== 'mail'}
             onCompose={(request) => {
               setComposeStart(composeStartFrom(request));
               setView('compose');

@@ -11,7 +11,7 @@ import {
 } from '../../api';
 import { useI18n } from '../i18n/i18n';
 import type { MessageKey } from '../i18n/messages';
-import { bytesToBase64, fill, formatSize, looksLikeAddress, splitAddresses } from './format';
+import { bytesToBase64, fill, formatSize, looksLikeAddress, quoteLines, splitAddresses } from './format';
 import './forms.css';
 
 export type ComposeMode = 'new' | 'reply' | 'replyAll' | 'forward';
@@ -24,6 +24,8 @@ export interface ComposeStart {
   from?: string;
   to?: string[];
   cc?: string[];
+  /** What a reply quotes: the original's sender, date and plain text as the user read them. */
+  quoted?: { from: string; date: string; text: string };
 }
 
 /** The attachments together, before base64: below the bridge's 16 MiB per call once encoded. */
@@ -71,6 +73,13 @@ function initialRecipients(start: ComposeStart, self: string | undefined): { to:
   return { to: start.to?.join(', ') ?? '', cc: start.cc?.join(', ') ?? '' };
 }
 
+/** A reply starts with room to write above the attributed quote of the original. */
+function initialText(start: ComposeStart, attribution: (from: string, date: string) => string): string {
+  const q = start.quoted;
+  if (q === undefined || (start.mode !== 'reply' && start.mode !== 'replyAll')) return '';
+  return `\n\n${attribution(q.from, q.date)}\n${quoteLines(q.text)}\n`;
+}
+
 function initialSubject(start: ComposeStart): string {
   if (start.mode === 'reply' || start.mode === 'replyAll') return prefixed('Re:', start.subject);
   if (start.mode === 'forward') return prefixed('Fwd:', start.subject);
@@ -99,7 +108,7 @@ export function Compose({
   pinnedOrgName?: string | undefined;
   onDone?: () => void;
 }): ReactNode {
-  const { t, error } = useI18n();
+  const { t, error, language } = useI18n();
   const ids = useId();
   const [accountId, setAccountId] = useState(accounts[0]?.id ?? '');
   const account = accounts.find((a) => a.id === accountId) ?? accounts[0];
@@ -107,7 +116,12 @@ export function Compose({
   const [to, setTo] = useState(first.to);
   const [cc, setCc] = useState(first.cc);
   const [subject, setSubject] = useState(() => initialSubject(start));
-  const [text, setText] = useState('');
+  const [text, setText] = useState(() =>
+    initialText(start, (from, date) => {
+      const when = Number.isNaN(Date.parse(date)) ? date : new Date(date).toLocaleString(language === 'ja' ? 'ja-JP' : 'en-GB');
+      return fill(t(when === '' ? 'compose.quote.attributionNoDate' : 'compose.quote.attribution'), { from, date: when });
+    }),
+  );
   const [attachments, setAttachments] = useState<AttachmentItem[]>([]);
   const [state, setState] = useState<SendState>({ phase: 'editing' });
   const [invalid, setInvalid] = useState<string | null>(null);
@@ -222,9 +236,12 @@ export function Compose({
           {t('compose.queued')}
         </p>
         {onDone !== undefined && (
-          <button type="button" onClick={onDone}>
-            {t('compose.new')}
-          </button>
+          <div className="actions">
+            {/* A reply or forward goes back to the mail it answered (ComposeView closes); a new message offers another. */}
+            <button type="button" onClick={onDone}>
+              {t(start.mode === 'new' ? 'compose.new' : 'compose.backToMail')}
+            </button>
+          </div>
         )}
       </section>
     );

@@ -21,6 +21,8 @@ export const composeStrings = defineStrings(
     'compose.attach.tooLarge': 'The attachments together are too large to send (limit 10 MB).',
     'compose.attach.readFailed': 'This file could not be read.',
     'compose.forwardNote': 'The original message is attached with its signature chain.',
+    'compose.quote.attribution': 'On {date}, {from} wrote:',
+    'compose.quote.attributionNoDate': '{from} wrote:',
     'compose.security.heading': 'Signature and encryption',
     'compose.security.will': 'This mail will be signed with your staff ID card (9C) and encrypted to the key of {org}.',
     'compose.security.noOrg':
@@ -32,6 +34,7 @@ export const composeStrings = defineStrings(
     'compose.waitingCard': 'Waiting for your staff ID card and PIN… Follow the PIN prompt.',
     'compose.queued': 'Signed, encrypted and put in the outbox. It is sent as soon as the server accepts it.',
     'compose.new': 'Write another message',
+    'compose.backToMail': 'Back to mail',
     'compose.missingTo': 'Enter at least one recipient.',
     'compose.badAddress': 'This does not look like a mail address: {address}',
     'compose.ppap.heading': 'Password-protected archive (PPAP)',
@@ -75,6 +78,8 @@ export const composeStrings = defineStrings(
     'compose.attach.tooLarge': '添付ファイルの合計が大きすぎるため送信できません（上限10 MB）。',
     'compose.attach.readFailed': 'このファイルを読み込めませんでした。',
     'compose.forwardNote': '元のメールは署名の連鎖とともに添付されます。',
+    'compose.quote.attribution': '{date}、{from} さんは書きました:',
+    'compose.quote.attributionNoDate': '{from} さんは書きました:',
     'compose.security.heading': '電子署名と暗号化',
     'compose.security.will': 'このメールは社員証・職員証（ICカード）（9C）で電子署名され、{org}の公開鍵で暗号化されます。',
     'compose.security.noOrg':
@@ -86,6 +91,7 @@ export const composeStrings = defineStrings(
     'compose.waitingCard': 'ICカードとPINを待っています… PIN入力画面の指示に従ってください。',
     'compose.queued': '署名・暗号化して送信トレイに入れました。サーバーが受け付け次第送信されます。',
     'compose.new': '別のメールを作成',
+    'compose.backToMail': 'メールに戻る',
     'compose.missingTo': '宛先を1件以上入力してください。',
     'compose.badAddress': 'メールアドレスではないようです: {address}',
     'compose.ppap.heading': 'パスワード付きZIP（PPAP）',

@@ -14,13 +14,17 @@ const ROLE_ORDER: Folder['role'][] = ['inbox', 'drafts', 'sent', 'archive', 'jun
 /**
  * Folder pane, message list and reading pane. With no account yet the panes say so plainly —
  * never sample mail. `onCompose` is the hook for Reply / Reply all / Forward (the compose screen).
+ * `hidden`: kept mounted under another view, so the user comes back to the folder, the open message
+ * and what they already decrypted (the list's protected subjects) as they left them.
  */
 export function MailView({
   client,
   onCompose,
+  hidden = false,
 }: {
   client: SsmaxClient;
   onCompose?: (request: ComposeRequest) => void;
+  hidden?: boolean;
 }): ReactNode {
   const { t, error } = useI18n();
   const accounts = useCall(useCallback(() => client.accounts.list(), [client]));
@@ -81,7 +85,7 @@ export function MailView({
   const syncLine = folder !== null ? sync[folder.accountId] : undefined;
 
   return (
-    <main className="mail-view" aria-labelledby="mail-heading">
+    <main className="mail-view" aria-labelledby="mail-heading" hidden={hidden}>
       <h1 id="mail-heading" className="visually-hidden">
         {t('nav.mail')}
       </h1>

@@ -17,7 +17,9 @@ export interface ComposeRequest {
   mode: ComposeMode;
   ref: MessageRef;
   /** What the compose screen prefills (recipients, "Re:"/"Fwd:" subject) from the opened message. */
-  headers?: { from: string; to: string[]; cc: string[]; subject: string };
+  headers?: { from: string; to: string[]; cc: string[]; subject: string; date?: string };
+  /** The opened message's plain text, which a reply quotes. */
+  text?: string;
 }
 
 type Opened =
@@ -161,7 +163,7 @@ function Message({
         <div className="message-actions">
           {onCompose !== undefined &&
             (['reply', 'replyAll', 'forward'] as const).map((mode) => (
-              <button key={mode} type="button" onClick={() => onCompose({ mode, ref: message.ref, headers: message.headers })}>
+              <button key={mode} type="button" onClick={() => onCompose({ mode, ref: message.ref, headers: message.headers, ...(message.text !== undefined ? { text: message.text } : {}) })}>
                 {t(`mail.read.${mode}`)}
               </button>
             ))}

@@ -3,6 +3,7 @@ import { act } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError, type Account, type Draft, type OutboxEntry } from '../../../api';
 import { Compose } from '../../../renderer/compose/Compose';
+import { composeStartFrom } from '../../../renderer/compose/compose-start';
 import { Outbox } from '../../../renderer/outbox/Outbox';
 import { button, byLabel, click, fakeClient, render, settle, type, type Rendered } from '../../support/renderer-fake-client';
 
@@ -110,6 +111,29 @@ describe('compose', () => {
     await click(button(c, 'Sign and send'));
     expect(sent[0]?.inReplyTo).toEqual(ref);
     expect(sent[0]?.forwardOf).toBeUndefined();
+  });
+
+  it('a reply from the reading pane starts with room to write above the attributed, quoted original; a forward quotes nothing', async () => {
+    const sent: Draft[] = [];
+    const client = fakeClient({ compose: { send: async (d) => (sent.push(d), { outboxId: 'o3', state: 'queued' }) } });
+    const ref = { accountId: 'acct-1', path: 'INBOX', uid: 9 };
+    const headers = { from: 'Bob Baba <bob@b.example>', to: ['alice@a.example'], cc: [], subject: 'Figures', date: 'not a date' };
+    const reply = composeStartFrom({ mode: 'reply', ref, headers, text: 'Hello Alice,\r\n\r\nthe figures.\r\n\r\n' });
+    view = await render(<Compose client={client} accounts={[account]} knownAddresses={[]} start={reply} onDone={() => undefined} />);
+    const body = byLabel(view.container, 'Message') as HTMLTextAreaElement;
+    expect(body.value).toBe('\n\nOn not a date, Bob Baba <bob@b.example> wrote:\n> Hello Alice,\n>\n> the figures.\n');
+    await click(button(view.container, 'Sign and send'));
+    expect(sent[0]?.text).toBe(body.value);
+    // Sent: a reply leads back to the mail it answered, not to a new message.
+    expect(view.container.textContent).not.toContain('Write another message');
+    expect(button(view.container, 'Back to mail')).toBeDefined();
+    view.unmount();
+
+    const forward = composeStartFrom({ mode: 'forward', ref, headers, text: 'Hello Alice' });
+    expect(forward.quoted).toBeUndefined();
+    view = await render(<Compose client={client} accounts={[account]} knownAddresses={[]} start={forward} />);
+    expect((byLabel(view.container, 'Message') as HTMLTextAreaElement).value).toBe('');
+    expect((byLabel(view.container, 'Subject') as HTMLInputElement).value).toBe('Fwd: Figures');
   });
 });
 
