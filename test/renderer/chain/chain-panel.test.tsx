@@ -254,6 +254,24 @@ describe('chain panel', () => {
     expect(v.warnings).toEqual(['warn-partial']);
   });
 
+  it('revocation notes: could not be checked (with the core’s why), revoked only after signing, in en and ja', () => {
+    const why = 'Revocation of "CN=Hanako Yamada" could not be checked: the revocation list at https://ssmax.a.example/crl could not be reached (ECONNREFUSED).';
+    const withNotes = (notes: ChainReason[]): ChainResult => result({ links: [{ ...link('sender'), notes }, link('sending-org'), link('receiving-org')] });
+    const noteText = (language: 'en' | 'ja', notes: ChainReason[]) => {
+      cleanup?.();
+      return [...show(withNotes(notes), language).container.querySelectorAll('[data-testid="link-notes"] li')].map((li) => li.textContent ?? '');
+    };
+    for (const language of ['en', 'ja'] as const) {
+      const [unavailable] = noteText(language, [reason('revocation-unavailable', why)]);
+      expect(unavailable).toContain(chainStrings[language]['chain.reason.revocation-unavailable']);
+      expect(unavailable).toContain('ECONNREFUSED');
+      const [after] = noteText(language, [reason('revoked', 'revoked later')]);
+      expect(after).toBe(chainStrings[language]['chain.note.revoked']);
+      expect(after).not.toBe(chainStrings[language]['chain.reason.revoked']);
+    }
+    expect(chainStrings.ja['chain.reason.revocation-unavailable']).not.toBe(chainStrings.en['chain.reason.revocation-unavailable']);
+  });
+
   it('a reason code new to the UI shows the core’s own sentence, not nothing', () => {
     const v = show(result({ state: 'failed', reasons: [reason('brand-new-code', 'The core explains it.')] }));
     expect(v.text).toContain('The core explains it.');
