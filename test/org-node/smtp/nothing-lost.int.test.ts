@@ -12,7 +12,7 @@ import { startDovecot, type DovecotHandle } from '../../harness/dovecot';
 import { freePort } from '../../harness/process';
 import { buildMail, caDer, headersFor, signerOf } from '../../smime/chain/world';
 import { buildRelayWorld, depsFor, directoryFor, type RelayWorld } from '../relay/relay-world';
-import type { ChildConfig } from './node-child';
+import { writeOrgAChildConfig } from './node-child-config';
 
 /**
  * SPEC §9 "kill any process at any moment", at batch scale: 200 messages alice@a → bob@b submitted
@@ -122,28 +122,17 @@ async function submitAll(port: number, mails: readonly { raw: Buffer }[], onAcce
 }
 
 function childConfig(spoolDir: string, marker: string | undefined, crashAfter: number, submissionPort: number): string {
-  const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
-  const config: ChildConfig = {
-    name: 'node.a.example',
-    domains: ['a.example'],
-    caB64: b64(caDer(rw.world.a)),
-    signing: { pkcs8: b64(rw.world.a.signing.pkcs8), cert: b64(rw.world.a.signing.der) },
-    encryption: { pkcs8: b64(rw.world.a.encryption.pkcs8), cert: b64(rw.world.a.encryption.der) },
-    rootPem: rw.world.rootPem,
-    directoryPath: join(work, 'dir-a.sqlite'),
+  return writeOrgAChildConfig(rw, {
+    work,
+    name: `${marker ?? 'plain'}-${submissionPort}`,
     spoolDir,
     submissionPort,
-    tlsKey: tls.keyPath,
-    tlsCert: tls.certPath,
+    tls,
     credentialsPath,
-    routes: { 'b.example': { host: '127.0.0.1', port: nodeB.inboundPort ?? 0 } },
-    orgs: { 'b.example': { id: 'b.example', cert: b64(rw.world.b.encryption.der) } },
+    bInboundPort: nodeB.inboundPort ?? 0,
     lmtp: { host: '127.0.0.1', port: 9 },
-    ...(marker ? { crashMarker: join(work, marker), crashAfter } : {}),
-  };
-  const path = join(work, `${marker ?? 'plain'}-${submissionPort}.json`);
-  writeFileSync(path, JSON.stringify(config));
-  return path;
+    ...(marker ? { crash: { marker, after: crashAfter } } : {}),
+  }).configPath;
 }
 
 const childErrors: string[] = [];
