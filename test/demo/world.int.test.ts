@@ -93,6 +93,8 @@ describe('the demo world', () => {
       expect(m?.chain.links[0]).toMatchObject({ email: from, orgName: 'A Corp' });
       expect(m?.chain.links[1]?.domains).toEqual(['a.example']);
       expect(m?.chain.links[2]?.domains).toEqual(['b.example']);
+      // Revocation was checked at read time against both nodes' CRLs (their distribution points, HTTPS).
+      expect(m?.chain.links.map((l) => l.notes.map((n) => n.code))).toEqual([[], [], []]);
     }
 
     const fwd = inbox.get(subjectOf('forwarded'));
