@@ -287,6 +287,11 @@ export const draftSchema = z
     subject: z.string().max(998),
     text: z.string().max(10_000_000),
     /**
+     * Rich text (optional): bold, italic, lists, links. The main process keeps only those elements
+     * (anything else, scripts included, is dropped) and derives the text/plain alternative from it.
+     */
+    html: z.string().max(10_000_000).optional(),
+    /**
      * Either a path the main process reads (a file dialog under Electron), or the file's bytes
      * (base64) with its name, as a browser's file input / drag and drop gives them (no paths there).
      */

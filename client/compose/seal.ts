@@ -12,6 +12,7 @@ import {
   type AttachmentInput,
   type MessageHeaders,
 } from '../../smime/mime';
+import { richBody } from './rich-text';
 import { forwardSubject, readOriginal, removeEncryption, replySubject, replyThreading } from './original';
 
 /**
@@ -160,7 +161,8 @@ export async function composeAndSeal(
   const { entity, outerHeaders } = await buildProtectedPayload(
     headers,
     {
-      text: draft.text,
+      // Rich text: multipart/alternative, the HTML rebuilt from the allowed elements and the text derived from it.
+      ...(draft.html !== undefined ? richBody(draft.html) : { text: draft.text }),
       ...(attachments.length > 0 ? { attachments } : {}),
       // SPEC §4: the original as message/rfc822 with its chain intact (its signed bytes, unchanged).
       ...(original && opts.original?.kind === 'forward' ? { forwards: [{ message: original.bytes, filename: 'forwarded.eml' }] } : {}),
