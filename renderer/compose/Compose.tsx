@@ -1,10 +1,11 @@
-import { useCallback, useEffect, useId, useRef, useState, type DragEvent, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState, type DragEvent, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import {
   ApiError,
   type Account,
   type ApiErrorCode,
   type Draft,
   type MessageRef,
+  type OutboxState,
   type PpapCheck,
   type SendReceipt,
   type SsmaxClient,
@@ -12,6 +13,8 @@ import {
 import { useI18n } from '../i18n/i18n';
 import type { MessageKey } from '../i18n/messages';
 import { bytesToBase64, fill, formatSize, looksLikeAddress, quoteLines, splitAddresses } from './format';
+import { insertLink, parseRichText, richTextHtml, richTextPlain, toggleList, toggleMark, type Block, type Edit, type Inline } from './rich-text';
+import { useContactSuggestions } from './use-addresses';
 import './forms.css';
 
 export type ComposeMode = 'new' | 'reply' | 'replyAll' | 'forward';
@@ -95,14 +98,12 @@ function initialSubject(start: ComposeStart): string {
 export function Compose({
   client,
   accounts,
-  knownAddresses,
   start = { mode: 'new' },
   pinnedOrgName,
   onDone,
 }: {
   client: SsmaxClient;
   accounts: readonly Account[];
-  knownAddresses: readonly string[];
   start?: ComposeStart;
   /** The org of the pinned bundle (`org.status()`), for accounts that do not carry it. */
   pinnedOrgName?: string | undefined;
@@ -122,6 +123,9 @@ export function Compose({
       return fill(t(when === '' ? 'compose.quote.attributionNoDate' : 'compose.quote.attribution'), { from, date: when });
     }),
   );
+  const [rich, setRich] = useState(false);
+  const body = useRef<HTMLTextAreaElement>(null);
+  const pendingSelection = useRef<[number, number] | null>(null);
   const [attachments, setAttachments] = useState<AttachmentItem[]>([]);
   const [state, setState] = useState<SendState>({ phase: 'editing' });
   const [invalid, setInvalid] = useState<string | null>(null);
@@ -136,6 +140,34 @@ export function Compose({
     ppapBox.current?.scrollIntoView?.({ block: 'center' });
     ppapBox.current?.focus();
   }, [state.phase]);
+
+  // After a formatting button: the marks are in, the selection goes back where the user was writing.
+  useLayoutEffect(() => {
+    const sel = pendingSelection.current;
+    if (sel === null || body.current === null) return;
+    pendingSelection.current = null;
+    body.current.focus();
+    body.current.setSelectionRange(sel[0], sel[1]);
+  }, [text]);
+  const format = (change: (e: Edit) => Edit): void => {
+    const el = body.current;
+    if (el === null) return;
+    const r = change({ value: text, selectionStart: el.selectionStart, selectionEnd: el.selectionEnd });
+    pendingSelection.current = [r.selectionStart, r.selectionEnd];
+    setText(r.value);
+  };
+  const bold = (): void => format((e) => toggleMark(e, '**'));
+  const italic = (): void => format((e) => toggleMark(e, '*'));
+  const list = (): void => format(toggleList);
+  const link = (): void => format((e) => insertLink(e, t('compose.rich.linkText')));
+  const onBodyKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>): void => {
+    if (!rich || !(e.ctrlKey || e.metaKey) || e.altKey) return;
+    const action = { b: bold, i: italic, k: link }[e.key.toLowerCase()];
+    if (action === undefined) return;
+    e.preventDefault();
+    action();
+  };
+  const blocks = rich ? parseRichText(text) : [];
 
   const totalBytes = attachments.reduce((n, a) => n + a.size, 0);
   const reading = attachments.some((a) => a.base64 === undefined && a.failed !== true);
@@ -166,7 +198,8 @@ export function Compose({
     to: splitAddresses(to),
     cc: splitAddresses(cc),
     subject,
-    text,
+    // Rich text: the HTML and its plain-text reading, both from the same model (the main process rebuilds the HTML again).
+    ...(rich ? { text: richTextPlain(blocks), html: richTextHtml(blocks) } : { text }),
     attachments: attachments
       .filter((a) => a.base64 !== undefined)
       .map((a) => ({ name: a.name, contentBase64: a.base64 ?? '' })),
@@ -216,18 +249,6 @@ export function Compose({
     if (!busy && e.dataTransfer.files.length > 0) addFiles(e.dataTransfer.files);
   };
 
-  // Completion: the list offers "what is typed so far, <known address>" for the last piece.
-  const suggestionsFor = (value: string): string[] => {
-    const parts = value.split(',');
-    const last = (parts.pop() ?? '').trim().toLowerCase();
-    const head = parts.map((p) => p.trim()).filter((p) => p !== '');
-    if (last === '') return [];
-    return knownAddresses
-      .filter((a) => a.toLowerCase().includes(last) && !head.includes(a))
-      .slice(0, 20)
-      .map((a) => [...head, a].join(', '));
-  };
-
   if (state.phase === 'queued') {
     return (
       <section className="compose" aria-labelledby={`${ids}-h`}>
@@ -235,6 +256,7 @@ export function Compose({
         <p role="status" className="compose-queued" data-testid="compose-queued">
           {t('compose.queued')}
         </p>
+        <Delivery client={client} receipt={state.receipt} />
         {onDone !== undefined && (
           <div className="actions">
             {/* A reply or forward goes back to the mail it answered (ComposeView closes); a new message offers another. */}
@@ -269,16 +291,57 @@ export function Compose({
               </select>
             </div>
           )}
-          <RecipientField id={`${ids}-to`} label={t('compose.to')} value={to} onChange={setTo} suggestions={suggestionsFor(to)} hint={t('compose.recipients.hint')} />
-          <RecipientField id={`${ids}-cc`} label={t('compose.cc')} value={cc} onChange={setCc} suggestions={suggestionsFor(cc)} />
+          <RecipientField id={`${ids}-to`} label={t('compose.to')} value={to} onChange={setTo} client={client} hint={t('compose.recipients.hint')} />
+          <RecipientField id={`${ids}-cc`} label={t('compose.cc')} value={cc} onChange={setCc} client={client} />
           <div className="field">
             <label htmlFor={`${ids}-subject`}>{t('compose.subject')}</label>
             <input id={`${ids}-subject`} type="text" value={subject} onChange={(e) => setSubject(e.target.value)} />
           </div>
           <div className="field field-body">
             <label htmlFor={`${ids}-body`}>{t('compose.body')}</label>
-            <textarea id={`${ids}-body`} rows={8} value={text} onChange={(e) => setText(e.target.value)} />
+            <div className="rich-controls">
+              <span className="rich-toggle">
+                <input id={`${ids}-rich`} type="checkbox" checked={rich} onChange={(e) => setRich(e.target.checked)} />
+                <label htmlFor={`${ids}-rich`}>{t('compose.rich.toggle')}</label>
+              </span>
+              {rich && (
+                <span role="toolbar" aria-label={t('compose.rich.toolbar')} aria-controls={`${ids}-body`} className="rich-toolbar">
+                  <button type="button" onClick={bold} title="Ctrl+B">
+                    <strong>{t('compose.rich.bold')}</strong>
+                  </button>
+                  <button type="button" onClick={italic} title="Ctrl+I">
+                    <em>{t('compose.rich.italic')}</em>
+                  </button>
+                  <button type="button" onClick={list}>
+                    {t('compose.rich.list')}
+                  </button>
+                  <button type="button" onClick={link} title="Ctrl+K">
+                    {t('compose.rich.link')}
+                  </button>
+                </span>
+              )}
+            </div>
+            <textarea
+              ref={body}
+              id={`${ids}-body`}
+              rows={8}
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              onKeyDown={onBodyKeyDown}
+              aria-describedby={rich ? `${ids}-richhint` : undefined}
+            />
+            {rich && (
+              <span id={`${ids}-richhint`} className="field-hint">
+                {t('compose.rich.hint')}
+              </span>
+            )}
           </div>
+          {rich && (
+            <section className="rich-preview" aria-labelledby={`${ids}-preview`} data-testid="rich-preview">
+              <h3 id={`${ids}-preview`}>{t('compose.rich.preview')}</h3>
+              <div className="rich-preview-body">{renderBlocks(blocks)}</div>
+            </section>
+          )}
           {start.mode === 'forward' && <p className="compose-note">{t('compose.forwardNote')}</p>}
           <div
             className={dragging ? 'attachments drop-active' : 'attachments'}
@@ -386,6 +449,7 @@ export function Compose({
         <p role="status" className="compose-status" data-testid="compose-status">
           {state.phase === 'checking' ? t('compose.checking') : state.phase === 'sending' ? t('compose.waitingCard') : ''}
         </p>
+        {busy && <progress className="compose-progress" aria-label={t(state.phase === 'checking' ? 'compose.checking' : 'compose.progress.signing')} />}
 
         <div className="actions">
           <button
@@ -406,44 +470,196 @@ export function Compose({
   );
 }
 
+/** Replaces the piece being typed (after the last comma) with the picked address. */
+function withPicked(value: string, address: string): string {
+  const head = splitAddresses(value.slice(0, value.lastIndexOf(',') + 1));
+  return [...head, address].join(', ');
+}
+
+/**
+ * A recipient field as an ARIA combobox: completion for the piece after the last comma from
+ * `contacts.suggest`; arrow keys move through the list, Enter picks, Escape closes; a click picks.
+ */
 function RecipientField({
   id,
   label,
   value,
   onChange,
-  suggestions,
+  client,
   hint,
 }: {
   id: string;
   label: string;
   value: string;
   onChange: (v: string) => void;
-  suggestions: string[];
+  client: SsmaxClient;
   hint?: string;
 }): ReactNode {
+  const { t } = useI18n();
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(-1);
+  const typed = value.slice(value.lastIndexOf(',') + 1);
+  const chosen = splitAddresses(value.slice(0, value.lastIndexOf(',') + 1)).map((a) => a.toLowerCase());
+  const suggestions = useContactSuggestions(client, open ? typed : '').filter((c) => !chosen.includes(c.address.toLowerCase()));
+  const expanded = open && suggestions.length > 0;
+  const listId = `${id}-list`;
+  const pick = (address: string): void => {
+    onChange(withPicked(value, address));
+    setOpen(false);
+    setActive(-1);
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLInputElement>): void => {
+    if (!expanded) {
+      if (e.key === 'ArrowDown' && typed.trim() !== '') setOpen(true);
+      return;
+    }
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const step = e.key === 'ArrowDown' ? 1 : -1;
+      setActive((i) => (i + step + suggestions.length) % suggestions.length);
+    } else if (e.key === 'Enter' && active >= 0 && active < suggestions.length) {
+      e.preventDefault();
+      pick(suggestions[active]?.address ?? '');
+    } else if (e.key === 'Escape') {
+      e.preventDefault();
+      setOpen(false);
+      setActive(-1);
+    }
+  };
   return (
-    <div className="field">
+    <div className="field recipient-field">
       <label htmlFor={id}>{label}</label>
       <input
         id={id}
         type="text"
         inputMode="email"
         autoComplete="off"
-        list={`${id}-list`}
+        role="combobox"
+        aria-autocomplete="list"
+        aria-expanded={expanded}
+        aria-controls={expanded ? listId : undefined}
+        aria-activedescendant={expanded && active >= 0 ? `${id}-opt${active}` : undefined}
         value={value}
-        onChange={(e) => onChange(e.target.value)}
+        onChange={(e) => {
+          onChange(e.target.value);
+          setOpen(true);
+          setActive(-1);
+        }}
+        onKeyDown={onKeyDown}
+        onBlur={() => setOpen(false)}
         aria-describedby={hint !== undefined ? `${id}-hint` : undefined}
       />
-      <datalist id={`${id}-list`}>
-        {suggestions.map((s) => (
-          <option key={s} value={s} />
-        ))}
-      </datalist>
+      {expanded && (
+        <ul id={listId} role="listbox" aria-label={`${t('compose.suggestions')}: ${label}`} className="suggestions" data-testid="suggestions">
+          {suggestions.map((c, i) => (
+            <li
+              key={c.address}
+              id={`${id}-opt${i}`}
+              role="option"
+              aria-selected={i === active}
+              className={i === active ? 'suggestion active' : 'suggestion'}
+              // Keeps the focus in the field, so the blur does not close the list before the click.
+              onMouseDown={(e) => e.preventDefault()}
+              onClick={() => pick(c.address)}
+            >
+              {c.name !== '' && c.name !== c.address ? (
+                <>
+                  {c.name} <span className="suggestion-address">&lt;{c.address}&gt;</span>
+                </>
+              ) : (
+                c.address
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
       {hint !== undefined && (
         <span id={`${id}-hint`} className="field-hint">
           {hint}
         </span>
       )}
+    </div>
+  );
+}
+
+function renderInline(nodes: Inline[]): ReactNode[] {
+  return nodes.map((n, i) => {
+    if (n.kind === 'text') return n.text;
+    if (n.kind === 'strong') return <strong key={i}>{renderInline(n.children)}</strong>;
+    if (n.kind === 'em') return <em key={i}>{renderInline(n.children)}</em>;
+    // Not a live link: the preview must not navigate the app; the address is shown instead.
+    return (
+      <span key={i} className="rich-link">
+        <u>{renderInline(n.children)}</u> <span className="rich-href">({n.href})</span>
+      </span>
+    );
+  });
+}
+
+/** The preview, as React elements from the same model the HTML is written from (never innerHTML). */
+function renderBlocks(blocks: Block[]): ReactNode {
+  return blocks.map((b, i) =>
+    b.kind === 'para' ? (
+      <p key={i}>
+        {b.lines.map((line, j) => (
+          <span key={j}>
+            {j > 0 && <br />}
+            {renderInline(line)}
+          </span>
+        ))}
+      </p>
+    ) : (
+      <ul key={i}>
+        {b.items.map((item, j) => (
+          <li key={j}>{renderInline(item)}</li>
+        ))}
+      </ul>
+    ),
+  );
+}
+
+const DELIVERY_KEYS: Record<OutboxState, MessageKey> = {
+  queued: 'outbox.state.queued',
+  submitting: 'outbox.state.submitting',
+  retrying: 'outbox.state.retrying',
+  sent: 'outbox.state.sent',
+  failed: 'outbox.state.failed',
+};
+
+/**
+ * After "sign and send": the steps the mail went through — signed on the card, in the outbox, and
+ * where the outbox entry is now (`outbox.changed`). An entry leaves the outbox only after the server
+ * took it, so one that is gone has been sent.
+ */
+function Delivery({ client, receipt }: { client: SsmaxClient; receipt: SendReceipt }): ReactNode {
+  const { t } = useI18n();
+  const [entry, setEntry] = useState<{ state: OutboxState; lastError?: string | undefined }>({ state: receipt.state });
+  useEffect(
+    () =>
+      client.events.on('outbox.changed', (list) => {
+        const e = list.find((x) => x.id === receipt.outboxId);
+        setEntry(e === undefined ? { state: 'sent' } : { state: e.state, lastError: e.lastError });
+      }),
+    [client, receipt.outboxId],
+  );
+  const done = entry.state === 'sent';
+  const failed = entry.state === 'failed';
+  return (
+    <div className="compose-delivery" data-testid="compose-delivery" data-state={entry.state}>
+      <progress max={3} value={done ? 3 : 2} aria-label={t('compose.progress.delivery')} />
+      <ol className="compose-steps" aria-live="polite">
+        <li className="step-done">{t('compose.step.signed')}</li>
+        <li className="step-done">{t('compose.step.outbox')}</li>
+        <li className={done ? 'step-done' : failed ? 'step-failed' : 'step-current'} aria-current={done ? undefined : 'step'}>
+          {t('compose.step.server')}: <strong data-testid="compose-delivery-state">{t(DELIVERY_KEYS[entry.state])}</strong>
+          {entry.lastError !== undefined && (
+            <>
+              {' '}
+              — {t('outbox.reason')}: <span className="error-detail">{entry.lastError}</span>
+            </>
+          )}
+        </li>
+      </ol>
     </div>
   );
 }

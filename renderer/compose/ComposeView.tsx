@@ -4,7 +4,6 @@ import { useI18n } from '../i18n/i18n';
 import { Outbox } from '../outbox/Outbox';
 import { useCall } from '../shell/use-call';
 import { Compose, type ComposeStart } from './Compose';
-import { useKnownAddresses } from './use-addresses';
 
 const NO_ACCOUNTS: never[] = [];
 
@@ -21,7 +20,6 @@ export function ComposeView({
   const { t } = useI18n();
   const accounts = useCall(useCallback(() => client.accounts.list(), [client]));
   const list = accounts.status === 'ok' ? accounts.value : NO_ACCOUNTS;
-  const known = useKnownAddresses(client, list);
   const org = useCall(useCallback(() => client.org.status(), [client]));
   // Mail is encrypted to the pinned org's key; an expired pin has nothing to encrypt to.
   const pinnedOrgName = org.status === 'ok' && org.value.state !== 'expired' ? org.value.org?.name : undefined;
@@ -39,7 +37,6 @@ export function ComposeView({
           key={round}
           client={client}
           accounts={list}
-          knownAddresses={known}
           pinnedOrgName={pinnedOrgName}
           start={round === 0 ? start : undefined}
           onDone={() => (round === 0 && start?.mode !== 'new' && start !== undefined ? onClose() : setRound((r) => r + 1))}
