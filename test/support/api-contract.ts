@@ -263,6 +263,9 @@ export function apiContract(transportName: string, setup: ContractSetup): void {
       const draft = { accountId: 'acct-none', to: ['x@example.jp'], cc: [], subject: 's', text: 't', attachments: [] };
       expect((await rejection(api.compose.send(draft))).code).toBe('NotFound');
       expect((await rejection(api.compose.send({ ...draft, to: [] }))).code).toBe('InvalidArguments');
+      // Rich text rides along as `html` (a string); anything else is refused at the schema.
+      expect((await rejection(api.compose.send({ ...draft, html: '<p><strong>t</strong></p>' }))).code).toBe('NotFound');
+      expect((await rejection(api.compose.send({ ...draft, html: 5 as unknown as string }))).code).toBe('InvalidArguments');
       const missing = join(dataDir, 'no-such-file.zip');
       expect((await rejection(api.compose.checkPpap({ ...draft, attachments: [{ path: missing }] }))).code).toBe('NotFound');
       // A password-protected ZIP (ZipCrypto: general-purpose flag bit 0), found by content.
