@@ -30,13 +30,29 @@ export const DEMO_USERS: readonly DemoUser[] = ['alice', 'bob', 'carol'];
 export type DemoOrgKey = 'a' | 'b';
 
 export interface DemoPerson {
-  readonly user: DemoUser;
+  /** Short name: one of DEMO_USERS, or the one given to `addMember` (names the card and client dir). */
+  readonly user: string;
   readonly address: string;
   readonly name: string;
   readonly staffId: string;
   readonly org: DemoOrgKey;
   /** IMAP and SMTP submission password (demo only). */
   readonly password: string;
+  /** The card's PIN when it is not the factory one (a member added with `addMember`: the PIN IT sets at enrollment). */
+  readonly pin?: string;
+}
+
+/** A member to add to a running world (`addMember`): a person of `org` with a blank card. */
+export interface NewDemoMember {
+  /** Short name, lower case (their card is `cards/<user>.json`, their client `clients/<user>/`). */
+  readonly user: string;
+  readonly address: string;
+  readonly name: string;
+  readonly staffId: string;
+  readonly org: DemoOrgKey;
+  readonly password: string;
+  /** The PIN IT will give the card when enrolling it (what `clientFor(user).pin` reports). */
+  readonly pin: string;
 }
 
 export interface DemoOrg {
@@ -116,10 +132,18 @@ export interface DemoWorld {
   /** The seeded messages (bob's inbox unless `mailbox` says otherwise), in seeding order. */
   readonly seeded: readonly SeededMessage[];
   /** Whose card is in the reader now (undefined: none). */
-  readonly cardHolder: DemoUser | undefined;
-  clientFor(user: DemoUser): DemoClient;
-  /** Puts `user`'s card in the (single) reader, pulling the one there. */
-  insertCard(user: DemoUser): Promise<void>;
+  readonly cardHolder: string | undefined;
+  /** A person's client (a DEMO_USERS name or a member added with `addMember`). */
+  clientFor(user: string): DemoClient;
+  /** Puts `user`'s card in the (single) reader, pulling the one there (a member's card is blank until enrolled). */
+  insertCard(user: string): Promise<void>;
+  /**
+   * Adds a member to the org the way its administrator does, with a blank card for IT to enroll:
+   * `ssmax org member add`, a Dovecot mailbox and submission password, their client's data dir with
+   * IT's provisioning file, and a one-time enrollment code (`ssmax org enroll-code`), returned. The
+   * member is kept in `world.json`, so a later start brings their mailbox and client back.
+   */
+  addMember(member: NewDemoMember): Promise<{ person: DemoPerson; enrollmentCode: string }>;
   /** Pulls the card out of the reader. */
   removeCard(): Promise<void>;
   /** Stops everything, in reverse order of start. State stays in `stateDir`. */
@@ -150,6 +174,8 @@ interface WorldState {
   created: boolean;
   enrolled: DemoUser[];
   seeded: SeededMessage[] | undefined;
+  /** Members added with `addMember` (absent in a world.json written before it existed). */
+  members?: DemoPerson[];
 }
 
 export class DemoWorldError extends Error {
@@ -250,7 +276,13 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
     const subPort = (k: DemoOrgKey): number =>
       k === 'a' ? state.ports.submissionA : state.ports.submissionB;
     const inPort = (k: DemoOrgKey): number => (k === 'a' ? state.ports.inboundA : state.ports.inboundB);
-    const people = (k: DemoOrgKey): DemoPerson[] => Object.values(DEMO_PEOPLE).filter((p) => p.org === k);
+    const everyone = (): DemoPerson[] => [...Object.values(DEMO_PEOPLE), ...(state.members ?? [])];
+    const people = (k: DemoOrgKey): DemoPerson[] => everyone().filter((p) => p.org === k);
+    const personOf = (user: string): DemoPerson => {
+      const p = everyone().find((q) => q.user === user);
+      if (!p) throw new DemoWorldError(`Nobody called "${user}" is in the demo world (${everyone().map((q) => q.user).join(', ')}).`);
+      return p;
+    };
 
     if (!state.created) {
       log('creating the SSMAX authority and the two organisations (ssmax CLI)…');
@@ -376,14 +408,19 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
     );
     const dovecot = { a: dovecotA, b: dovecotB };
 
+    // Submission passwords of the org's people (the node re-reads the file when it changes).
+    const writeCredentials = async (k: DemoOrgKey): Promise<void> => {
+      const creds: Record<string, string> = {};
+      for (const p of people(k)) creds[p.address] = await hashPassword(p.password);
+      await writeFile(join(nodeDir(k), 'credentials.json'), JSON.stringify(creds, null, 2), { mode: 0o600 });
+    };
+
     // The org nodes, from node.json files (rewritten at each start: Dovecot and clamd ports change).
     for (const k of ['a', 'b'] as const) {
       const other: DemoOrgKey = k === 'a' ? 'b' : 'a';
       const dir = nodeDir(k);
       await mkdir(join(dir, 'bundles'), { recursive: true });
-      const creds: Record<string, string> = {};
-      for (const p of people(k)) creds[p.address] = await hashPassword(p.password);
-      await writeFile(join(dir, 'credentials.json'), JSON.stringify(creds, null, 2), { mode: 0o600 });
+      await writeCredentials(k);
       // The other org's bundle, as an import (its well-known host ssmax.<domain> has no DNS here): the
       // node verifies it against the root at every use and keeps using it when a refresh cannot reach it.
       const otherDomain = ORGS[other].domain;
@@ -478,14 +515,15 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
 
     // The single reader: one card process at a time; "switching user" re-inserts another state file.
     let card: VirtualCardHandle | undefined;
-    let holder: DemoUser | undefined;
+    let holder: string | undefined;
     const removeCard = async (): Promise<void> => {
       const c = card;
       card = undefined;
       holder = undefined;
       await c?.stop();
     };
-    const insertCard = async (user: DemoUser): Promise<void> => {
+    const insertCard = async (user: string): Promise<void> => {
+      personOf(user);
       if (holder === user && card) return;
       await removeCard();
       await mkdir(at('cards'), { recursive: true });
@@ -527,8 +565,8 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       await save();
     }
 
-    const clientFor = (user: DemoUser): DemoClient => {
-      const person = DEMO_PEOPLE[user];
+    const clientFor = (user: string): DemoClient => {
+      const person = personOf(user);
       const org = orgs[person.org];
       const dataDir = at('clients', user);
       const provisioning = JSON.stringify(
@@ -562,11 +600,32 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
           username: person.address,
           password: person.password,
         },
-        pin: DEFAULT_PIN,
+        pin: person.pin ?? DEFAULT_PIN,
       };
     };
     // Each client's data dir gets its provisioning file, and a known account's IMAP port follows Dovecot.
-    for (const user of DEMO_USERS) await prepareClientDir(clientFor(user));
+    for (const p of everyone()) await prepareClientDir(clientFor(p.user));
+
+    const addMember = async (m: NewDemoMember): Promise<{ person: DemoPerson; enrollmentCode: string }> => {
+      const address = m.address.trim().toLowerCase();
+      if (!/^[a-z0-9-]+$/.test(m.user))
+        throw new DemoWorldError(`"${m.user}" cannot name a demo member: lower-case letters, digits and "-" only.`);
+      if (!address.endsWith(`@${ORGS[m.org].domain}`))
+        throw new DemoWorldError(`${m.address} is not an address of ${ORGS[m.org].name} (${ORGS[m.org].domain}).`);
+      if (everyone().some((p) => p.user === m.user || p.address === address))
+        throw new DemoWorldError(`${m.user} <${address}> is already in the demo world.`);
+      await ssmax(['org', 'member', 'add', '--dir', orgDir(m.org), '--address', address, '--name', m.name, '--staff-id', m.staffId]);
+      const person: DemoPerson = { ...m, address };
+      state.members = [...(state.members ?? []), person];
+      await save();
+      await dovecot[m.org].addUser(address, m.password);
+      await writeCredentials(m.org);
+      await prepareClientDir(clientFor(m.user));
+      // A card left from an earlier member of that name would not be blank.
+      await rm(at('cards', `${m.user}.json`), { force: true });
+      const enrollmentCode = (await ssmax(['org', 'enroll-code', '--dir', orgDir(m.org), '--address', address])).trim();
+      return { person, enrollmentCode };
+    };
 
     if (!state.seeded) {
       log('seeding mail (every state) into bob@b.example…');
@@ -597,6 +656,7 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       },
       clientFor,
       insertCard,
+      addMember,
       removeCard,
       stop: stopAll,
     };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { startBridge, type Bridge } from '../../client/bridge/server';
 import { openDemoClient, type OpenedDemoClient } from '../../demo/client';
-import type { DemoUser, DemoWorld } from '../../demo/world';
+import type { DemoWorld } from '../../demo/world';
 import type { ChromiumHandle } from '../harness/chromium';
 
 /**
@@ -28,7 +28,7 @@ export async function buildRenderer(): Promise<string> {
 }
 
 export interface DemoUserPage {
-  readonly user: DemoUser;
+  readonly user: string;
   readonly pin: string;
   readonly client: OpenedDemoClient;
   readonly bridge: Bridge;
@@ -45,7 +45,7 @@ export interface DemoUserPage {
  */
 export async function openDemoUserPage(
   world: DemoWorld,
-  user: DemoUser,
+  user: string,
   browser: ChromiumHandle,
   staticDir: string,
 ): Promise<DemoUserPage> {
