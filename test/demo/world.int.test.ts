@@ -2,11 +2,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenedMessage } from '../../api';
 import { openDemoClient, type OpenedDemoClient } from '../../demo/client';
 import type { SeedKind } from '../../demo/seed';
-import { startDemoWorld, type DemoUser, type DemoWorld } from '../../demo/world';
+import { startDemoWorld, type DemoUser, type DemoWorld, type NewDemoMember } from '../../demo/world';
 
 /**
  * The demo world once end to end (issue 9 "Done means"): brought up on a fresh state dir (authority
@@ -65,6 +67,34 @@ async function openInbox(user: DemoUser, expected: number): Promise<Map<string, 
   } finally {
     await client?.close();
   }
+}
+
+const DAVE: NewDemoMember = {
+  user: 'dave',
+  address: 'dave@a.example',
+  name: 'Dave Doi',
+  staffId: 'A-0003',
+  org: 'a',
+  password: 'dave-demo',
+  pin: '13572468',
+};
+
+/** The `ssmax` CLI's output (the demo world's org directories are read by A Corp's administrator). */
+const cli = (args: string[]): Promise<string> =>
+  new Promise((done, fail) =>
+    execFile(process.execPath, ['cli/bin/ssmax.mjs', ...args], (err, out, stderr) => (err ? fail(new Error(stderr || String(err))) : done(out))),
+  );
+
+/** `address` logs in to its org's Dovecot (IMAP) and node (submission, STARTTLS); a wrong password is refused. */
+async function expectLogins(address: string, password: string): Promise<void> {
+  const org = world!.orgs.a;
+  const imap = new ImapFlow({ host: org.imap.host, port: org.imap.port, secure: false, doSTARTTLS: false, auth: { user: address, pass: password }, logger: false });
+  await imap.connect();
+  await imap.logout();
+  const smtp = (pass: string) =>
+    nodemailer.createTransport({ host: org.submission.host, port: org.submission.port, secure: false, requireTLS: true, tls: { ca: world!.tlsCaPem }, auth: { user: address, pass } });
+  expect(await smtp(password).verify()).toBe(true);
+  await expect(smtp(`${password}-wrong`).verify()).rejects.toThrow();
 }
 
 const subjectOf = (kind: SeedKind, from?: string): string => {
@@ -155,6 +185,27 @@ describe('the demo world', () => {
     ]);
   });
 
+  it('a member added to the running world: in A Corp\'s directory without certificates, an enrollment code, IMAP and submission logins, a blank card', async () => {
+    const { person, enrollmentCode } = await world!.addMember(DAVE);
+    expect(person.address).toBe(DAVE.address);
+    expect(enrollmentCode.length).toBeGreaterThan(0);
+    const shown = await cli(['org', 'member', 'show', '--dir', world!.orgs.a.dir, '--address', DAVE.address]);
+    expect(shown.trim().split('\n')).toEqual([`${DAVE.address}\t${DAVE.name}\t${DAVE.staffId}\tactive`]);
+    await expect(world!.addMember(DAVE)).rejects.toThrow(/already in the demo world/);
+    await expect(world!.addMember({ ...DAVE, user: 'dave2', address: 'dave@b.example' })).rejects.toThrow(/not an address of A Corp/);
+    await expectLogins(DAVE.address, DAVE.password);
+    expect(world!.clientFor('dave').pin).toBe(DAVE.pin);
+    // The card is blank: no certificate for the client to find.
+    await world!.insertCard('dave');
+    expect(world!.cardHolder).toBe('dave');
+    const status = await new Promise<string>((done) =>
+      execFile('yubico-piv-tool', ['-r', 'Virtual PCD', '-a', 'status'], { env: { ...process.env, ...world!.cardEnv } }, (_e, out, err) => done(`${out}${err}`)),
+    );
+    expect(status).toMatch(/PIN tries left:\s*3/);
+    expect(status).not.toMatch(/Slot 9[cd]:/);
+    await world!.insertCard('bob');
+  });
+
   it('a second start on the same state dir reuses everything and seeds nothing twice', async () => {
     const seeded = world!.seeded;
     await world!.stop();
@@ -162,6 +213,9 @@ describe('the demo world', () => {
     world = await startDemoWorld({ stateDir });
     expect(world.seeded).toEqual(seeded);
     expect(world.cardHolder).toBe('bob');
+    // The added member came back: mailbox and submission password on this start's Dovecot and node.
+    await expectLogins(DAVE.address, DAVE.password);
+    expect(world.clientFor('dave').pin).toBe(DAVE.pin);
     const inbox = await openInbox('bob', seeded.filter((s) => s.mailbox === 'bob').length);
     expect(inbox.get(subjectOf('verified', 'alice@a.example'))?.chain.state).toBe('verified');
   }, 180_000);
