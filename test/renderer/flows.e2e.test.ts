@@ -183,6 +183,21 @@ describe('first launch, compose and enrollment in Chromium through the loopback 
     await expect.poll(() => page.getByTestId('attachment').locator('progress').count()).toBe(0);
     await shot('compose-en');
     await audit('compose');
+    // Rich text: the marks typed by the toolbar show in the preview (axe-clean with the toolbar open), then back to plain.
+    const body = page.getByRole('textbox', { name: 'Message', exact: true });
+    await page.getByLabel('Rich text (bold, italic, lists, links)').check();
+    await body.fill('Figures attached.\nkey points\nsee the dashboard');
+    await body.evaluate((el) => (el as unknown as { setSelectionRange(a: number, b: number): void }).setSelectionRange(18, 28));
+    await page.getByRole('toolbar', { name: 'Formatting' }).getByRole('button', { name: 'Bold' }).click();
+    await body.press('Control+End');
+    await page.getByRole('button', { name: 'Bulleted list' }).click();
+    expect(await body.inputValue()).toBe('Figures attached.\n**key points**\n- see the dashboard');
+    expect(await page.getByTestId('rich-preview').locator('strong').innerText()).toBe('key points');
+    expect(await page.getByTestId('rich-preview').locator('li').innerText()).toBe('see the dashboard');
+    await shot('compose-rich-en');
+    await audit('compose rich text');
+    await page.getByLabel('Rich text (bold, italic, lists, links)').uncheck();
+    await body.fill('Figures attached.');
     await page.getByRole('button', { name: 'Sign and send' }).click();
     await expect.poll(() => page.getByTestId('ppap-warning').isVisible()).toBe(true);
     expect(await page.getByTestId('ppap-warning').innerText()).toContain('figures.zip');
