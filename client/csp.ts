@@ -12,7 +12,8 @@ export function rendererCsp(connectSrc: readonly string[] = []): string {
     // Remote images only for the mail frame: an `<iframe sandbox srcdoc>` inherits this policy, so
     // the user's per-message "load remote content" needs http(s) here; the frame's own CSP (meta,
     // renderer/mail/ReadingPane.tsx) narrows it back to `data: cid:` unless the user chose to load,
-    // and the main process strips remote URLs anyway unless asked. The app itself renders no <img>.
+    // and the main process strips remote URLs anyway unless asked (under Electron the session's
+    // network gate also passes only those exact URLs: electron/security.ts). The app renders no <img>.
     "img-src 'self' data: https: http:",
     "font-src 'self'",
     `connect-src ${connectSrc.length > 0 ? connectSrc.join(' ') : "'none'"}`,

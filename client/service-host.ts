@@ -85,6 +85,8 @@ export interface OpenHostOptions {
    * (tests); `false` checks against no CRL at all (every link then says revocation was not checked).
    */
   revocation?: { fetch?: CrlFetch; timeoutMs?: number } | false;
+  /** The user allowed remote content of a message: its exact remote URLs (the Electron shell's network gate). */
+  onRemoteContentAllowed?: (urls: readonly string[]) => void;
 }
 
 export class ServiceHost implements SsmaxClient {
@@ -115,6 +117,7 @@ export class ServiceHost implements SsmaxClient {
       ...(opts.open?.now ? { now: opts.open.now } : {}),
       ...(opts.open?.revocation === false ? {} : { crlSource: this.crlCache(opts).source }),
       onVerified: (ref, chain) => this.cacheVerification(ref, chain),
+      ...(opts.open?.onRemoteContentAllowed ? { onRemoteContentAllowed: opts.open.onRemoteContentAllowed } : {}),
     });
     this.#enrollment = new EnrollmentService({
       card: this.#card,

@@ -6,7 +6,7 @@ import { utilityProcessLauncher } from './card-service';
 import { forwardEvents, registerIpcHandlers } from './ipc';
 import { openDesktopSecretStore } from './secrets';
 import { launchSettings } from './launch';
-import { APP_ENTRY, APP_SCHEME, isTrustedIpcEvent, serveRendererFile } from './security';
+import { APP_ENTRY, APP_SCHEME, RemoteLoadGate, isTrustedIpcEvent, serveRendererFile } from './security';
 import { mainWindowOptions } from './window';
 
 /**
@@ -35,6 +35,7 @@ app.enableSandbox();
 
 const windowIds = new Set<number>();
 let mainWindow: BrowserWindow | null = null;
+const remoteLoads = new RemoteLoadGate();
 
 // Two instances would race on the settings file, the cache and the outbox.
 if (!app.requestSingleInstanceLock()) {
@@ -79,6 +80,7 @@ async function start(): Promise<void> {
     card: { launcher: utilityProcessLauncher(join(here, 'card-service.js')) },
     // Attachments are saved where the user says, through the OS save dialog (Danger never gets here).
     open: {
+      onRemoteContentAllowed: (urls) => remoteLoads.allow(urls),
       chooseSavePath: async (suggestedName) => {
         const options = { defaultPath: join(app.getPath('downloads'), suggestedName) };
         const r = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
@@ -92,11 +94,11 @@ async function start(): Promise<void> {
   session.defaultSession.setPermissionCheckHandler(() => false);
   protocol.handle(APP_SCHEME, (request) => serveRendererFile(RENDERER_DIR, request.url));
   // Pages load nothing from the network: the app is ssmax://, mail's remote content is blocked
-  // (SPEC: blocked by default), and network work (IMAP, SMTP, org bundles) is done by the main
-  // process in Node, not through this session.
+  // (SPEC: blocked by default) except the exact images of a mail the user chose to load, and network
+  // work (IMAP, SMTP, org bundles) is done by the main process in Node, not through this session.
   session.defaultSession.webRequest.onBeforeRequest(
     { urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*', 'ftp://*/*'] },
-    (_details, callback) => callback({ cancel: true }),
+    (details, callback) => callback({ cancel: remoteLoads.refuses(details) }),
   );
 
   registerIpcHandlers(ipcMain, host, (event) => isTrustedIpcEvent(event, windowIds));

@@ -72,3 +72,43 @@ export async function serveRendererFile(rendererDir: string, requestUrl: string)
     },
   });
 }
+
+/** What the network gate needs of a request (a subset of Electron's OnBeforeRequestListenerDetails). */
+export interface OutgoingRequest {
+  url: string;
+  method: string;
+  resourceType: string;
+}
+
+/**
+ * The window's network gate. Pages load nothing from the network, except the remote images and CSS
+ * backgrounds of a mail whose remote content the user chose to load: the main process names their
+ * exact URLs (`onRemoteContentAllowed` of the open service) and only GETs of those, as sub-resources,
+ * pass. Documents, frames, scripts, fetch/XHR and WebSockets never do. Bounded: the oldest permissions
+ * go first.
+ */
+export class RemoteLoadGate {
+  readonly #allowed = new Set<string>();
+
+  constructor(private readonly limit = 500) {}
+
+  allow(urls: readonly string[]): void {
+    for (const url of urls) {
+      if (!/^https?:\/\//i.test(url)) continue;
+      this.#allowed.delete(url);
+      this.#allowed.add(url);
+    }
+    while (this.#allowed.size > this.limit) {
+      const oldest = this.#allowed.values().next().value;
+      if (oldest === undefined) break;
+      this.#allowed.delete(oldest);
+    }
+  }
+
+  /** True when the request must be cancelled. */
+  refuses(request: OutgoingRequest): boolean {
+    if (request.method !== 'GET') return true;
+    if (request.resourceType !== 'image') return true;
+    return !this.#allowed.has(request.url);
+  }
+}

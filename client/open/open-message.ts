@@ -48,6 +48,8 @@ export interface OpenResult {
   attachments: OpenedAttachment[];
   /** The core's result, for the cache and for tests. */
   verification: MessageVerification;
+  /** The remote URLs the shown HTML loads; empty unless the user allowed remote content. */
+  remoteLoads: string[];
 }
 
 /** Whether opening needs the card: the top level is an enveloped S/MIME entity. */
@@ -133,14 +135,16 @@ export async function openMessage(
     attachments: [],
   };
   const attachments: OpenedAttachment[] = [];
+  let remoteLoads: string[] = [];
   if (entity) {
     const body = contentOf(entity, verification.links, options.loadRemoteContent);
     if (body.text !== undefined) message.text = body.text;
     if (body.html !== undefined) message.html = body.html;
+    remoteLoads = body.remoteLoads;
     attachments.push(...body.attachments);
     message.attachments = attachments.map((a) => a.info);
   }
-  return { message, attachments, verification };
+  return { message, attachments, verification, remoteLoads };
 }
 
 // ---------------------------------------------------------------- content
@@ -149,6 +153,7 @@ interface Body {
   text?: string;
   html?: OpenedMessage['html'];
   attachments: OpenedAttachment[];
+  remoteLoads: string[];
 }
 
 function isAttachment(e: MimeEntity): boolean {
@@ -160,7 +165,7 @@ function isAttachment(e: MimeEntity): boolean {
 }
 
 function contentOf(root: MimeEntity, links: readonly ChainLink[], loadRemoteContent: boolean): Body {
-  const body: Body = { attachments: [] };
+  const body: Body = { attachments: [], remoteLoads: [] };
   for (const e of walkEntities(root, false)) {
     if (e.isMultipart) continue;
     if (!isAttachment(e)) {
@@ -168,6 +173,7 @@ function contentOf(root: MimeEntity, links: readonly ChainLink[], loadRemoteCont
       if (e.contentType.subtype === 'plain' && body.text === undefined) body.text = e.text().replace(/\r\n/g, '\n');
       else if (e.contentType.subtype === 'html' && body.html === undefined) {
         const s = sanitizeHtml(e.text(), { loadRemoteContent });
+        body.remoteLoads = s.remoteLoads;
         body.html = {
           sanitized: s.html,
           remoteContentBlocked: s.remoteBlocked > 0,

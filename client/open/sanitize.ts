@@ -17,6 +17,11 @@ export interface SanitizedHtml {
   html: string;
   /** How many remote loads were removed (0 when remote content is allowed). */
   remoteBlocked: number;
+  /**
+   * The remote URLs the HTML will load (only when remote content is allowed): the Electron shell
+   * lets exactly these through its network gate, nothing else (electron/security.ts).
+   */
+  remoteLoads: string[];
 }
 
 const LOCAL_URL = /^\s*(data:|cid:|#|about:blank\s*$)/i;
@@ -36,7 +41,17 @@ interface DomElement {
 
 let purifier: DOMPurify | undefined;
 /** Per-call state read by the hooks (sanitize is synchronous, so calls cannot interleave). */
-let current: { block: boolean; blocked: number } = { block: true, blocked: 0 };
+let current: { block: boolean; blocked: number; loads: Set<string> } = { block: true, blocked: 0, loads: new Set() };
+
+/** A remote load found: blocked → counted, and the caller removes it; allowed → recorded, kept. */
+function keepRemote(url: string): boolean {
+  if (current.block) {
+    current.blocked++;
+    return false;
+  }
+  current.loads.add(url.trim());
+  return true;
+}
 
 function isRemote(url: string): boolean {
   return url.trim() !== '' && !LOCAL_URL.test(url);
@@ -45,13 +60,13 @@ function isRemote(url: string): boolean {
 /** Neutralises remote `url()` and `@import` in CSS text; returns the new text. */
 function neutraliseCss(css: string): string {
   let out = css.replace(CSS_IMPORT, (m) => {
-    current.blocked++;
+    // An @import's URL is not collected: remote style sheets stay out even when images are allowed.
+    if (current.block) current.blocked++;
     return `/* blocked: ${m.replace(/\*\//g, '')} */`.replace(/@import/gi, 'import');
   });
   out = out.replace(CSS_URL, (m, dq: string | undefined, sq: string | undefined, bare: string | undefined) => {
     const url = dq ?? sq ?? bare ?? '';
-    if (!isRemote(url)) return m;
-    current.blocked++;
+    if (!isRemote(url) || keepRemote(url)) return m;
     return 'url("about:invalid")';
   });
   return out;
@@ -62,13 +77,13 @@ function instance(): DOMPurify {
   const { window } = new JSDOM('<!doctype html><html><body></body></html>');
   const p = createDOMPurify(window as unknown as Parameters<typeof createDOMPurify>[0]);
   p.addHook('uponSanitizeElement', (node, data) => {
-    if (!current.block) return;
     const el = node as unknown as DomElement;
     const tag = data.tagName;
     if (tag === 'style' && el.textContent) el.textContent = neutraliseCss(el.textContent);
     if (tag === 'link' && typeof el.getAttribute === 'function') {
       const href = el.getAttribute('href');
-      if (href && isRemote(href)) current.blocked++;
+      // <link> is always removed (FORBID_TAGS); counted so the user knows something was left out.
+      if (href && isRemote(href) && current.block) current.blocked++;
     }
   });
   p.addHook('afterSanitizeAttributes', (node) => {
@@ -78,13 +93,16 @@ function instance(): DOMPurify {
       el.setAttribute('rel', 'noopener noreferrer');
       el.setAttribute('target', '_blank');
     }
-    if (!current.block) return;
     for (const attr of LOADING_ATTRS) {
       const v = el.getAttribute(attr);
       if (v === null) continue;
-      const remote =
-        attr === 'srcset' ? v.split(',').some((c) => isRemote(c.trim().split(/\s+/)[0] ?? '')) : isRemote(v);
-      if (!remote) continue;
+      const urls = attr === 'srcset' ? v.split(',').map((c) => c.trim().split(/\s+/)[0] ?? '') : [v];
+      const remote = urls.filter(isRemote);
+      if (remote.length === 0) continue;
+      if (!current.block) {
+        remote.forEach(keepRemote);
+        continue;
+      }
       current.blocked++;
       el.removeAttribute(attr);
       el.setAttribute(`data-ssmax-blocked-${attr}`, v);
@@ -92,8 +110,7 @@ function instance(): DOMPurify {
     if (SVG_LOADING_TAGS.has(el.tagName.toLowerCase())) {
       for (const attr of ['href', 'xlink:href']) {
         const v = el.getAttribute(attr);
-        if (v === null || !isRemote(v)) continue;
-        current.blocked++;
+        if (v === null || !isRemote(v) || keepRemote(v)) continue;
         el.removeAttribute(attr);
         el.setAttribute('data-ssmax-blocked-href', v);
       }
@@ -110,7 +127,7 @@ function instance(): DOMPurify {
 
 export function sanitizeHtml(html: string, options: { loadRemoteContent: boolean }): SanitizedHtml {
   const p = instance();
-  current = { block: !options.loadRemoteContent, blocked: 0 };
+  current = { block: !options.loadRemoteContent, blocked: 0, loads: new Set() };
   try {
     const out = p.sanitize(html, {
       FORBID_TAGS: ['form', 'input', 'button', 'textarea', 'select', 'iframe', 'frame', 'frameset', 'object', 'embed', 'link', 'meta', 'base'],
@@ -118,8 +135,8 @@ export function sanitizeHtml(html: string, options: { loadRemoteContent: boolean
       ALLOW_UNKNOWN_PROTOCOLS: false,
       RETURN_TRUSTED_TYPE: false,
     });
-    return { html: String(out), remoteBlocked: current.blocked };
+    return { html: String(out), remoteBlocked: current.blocked, remoteLoads: [...current.loads] };
   } finally {
-    current = { block: true, blocked: 0 };
+    current = { block: true, blocked: 0, loads: new Set() };
   }
 }

@@ -39,6 +39,11 @@ export interface OpenServiceOptions {
   crlSource?: CrlSource;
   /** Called with the result of every open, for the message cache ("trust" in the list). */
   onVerified?: (ref: MessageRef, result: OpenedMessage['chain']) => void;
+  /**
+   * The user loaded remote content for a message: the exact URLs its HTML loads. The Electron shell
+   * opens its network gate for these and nothing else; browser mode needs nothing (the page's CSP).
+   */
+  onRemoteContentAllowed?: (urls: readonly string[]) => void;
 }
 
 /** Danger is refused, whatever the path: the UI disables the button, this is the enforcement. */
@@ -95,6 +100,7 @@ export class OpenService {
     } else result = await run([]);
     this.remember(ref, result.attachments);
     this.opts.onVerified?.(ref, result.message.chain);
+    if (result.remoteLoads.length > 0) this.opts.onRemoteContentAllowed?.(result.remoteLoads);
     return result.message;
   }
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_ENTRY, APP_ORIGIN, isAppUrl, isTrustedFrame, serveRendererFile } from '../../electron/security';
+import { APP_ENTRY, APP_ORIGIN, RemoteLoadGate, isAppUrl, isTrustedFrame, serveRendererFile } from '../../electron/security';
 
 describe('Electron shell security helpers', () => {
   let dir: string;
@@ -49,5 +49,20 @@ describe('Electron shell security helpers', () => {
     expect(isTrustedFrame({ url: 'not a url', parent: null })).toBe(false);
     expect(isTrustedFrame(null)).toBe(false);
     expect(isAppUrl(`${APP_ORIGIN}/index.html#x`)).toBe(true);
+  });
+
+  it('the network gate lets through only GET images the user allowed, and forgets the oldest beyond its limit', () => {
+    const gate = new RemoteLoadGate(2);
+    const img = (url: string) => ({ url, method: 'GET', resourceType: 'image' });
+    expect(gate.refuses(img('https://t.example/x.gif'))).toBe(true);
+    gate.allow(['https://t.example/x.gif', 'javascript:alert(1)', 'file:///etc/passwd']);
+    expect(gate.refuses(img('https://t.example/x.gif'))).toBe(false);
+    expect(gate.refuses({ url: 'https://t.example/x.gif', method: 'GET', resourceType: 'script' })).toBe(true);
+    expect(gate.refuses({ url: 'https://t.example/x.gif', method: 'GET', resourceType: 'subFrame' })).toBe(true);
+    expect(gate.refuses({ url: 'https://t.example/x.gif', method: 'POST', resourceType: 'image' })).toBe(true);
+    expect(gate.refuses(img('file:///etc/passwd'))).toBe(true);
+    gate.allow(['https://a.example/1.png', 'https://a.example/2.png']);
+    expect(gate.refuses(img('https://t.example/x.gif'))).toBe(true);
+    expect(gate.refuses(img('https://a.example/2.png'))).toBe(false);
   });
 });

@@ -47,6 +47,19 @@ describe('sanitizeHtml', () => {
     expect(out.html).toBe('<img src="https://t.example/x.gif">');
   });
 
+  it('names exactly the remote URLs an allowed message loads (images, srcset, CSS url()); none when blocked; never an @import', () => {
+    const html =
+      '<p>hi</p><style>p { background: url(https://a.example/bg.png) } @import "https://a.example/x.css";</style>' +
+      '<img src="https://t.example/x.gif"><img srcset="https://a.example/1x.png 1x, https://a.example/2x.png 2x">' +
+      '<img src="cid:logo@x"><div style="background-image: url(\'https://a.example/d.png\')">x</div>';
+    const allowed = sanitizeHtml(html, { loadRemoteContent: true });
+    expect(allowed.remoteLoads.sort()).toEqual(
+      ['https://a.example/1x.png', 'https://a.example/2x.png', 'https://a.example/bg.png', 'https://a.example/d.png', 'https://t.example/x.gif'].sort(),
+    );
+    expect(allowed.html).not.toContain('@import');
+    expect(blocked(html).remoteLoads).toEqual([]);
+  });
+
   it('opens links outside, without referrer', () => {
     expect(blocked('<a href="https://ok.example/">x</a>').html).toBe(
       '<a href="https://ok.example/" rel="noopener noreferrer" target="_blank">x</a>',
