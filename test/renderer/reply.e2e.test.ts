@@ -60,7 +60,7 @@ describe('reply and forward through the UI, seen verified by the other side', ()
     if (!current) throw new Error('no user page open');
     return current.page;
   };
-  const shot = (name: string): Promise<Buffer> => page().screenshot({ path: join(SCREENSHOTS, `reply-${name}.png`), fullPage: true });
+  const shot = (name: string): Promise<Buffer> => page().screenshot({ path: join(SCREENSHOTS, `reply-${name}.png`) });
 
   /** Closes the current user's page and client, puts `user`'s card in the reader and opens theirs. */
   async function switchTo(user: 'alice' | 'bob' | 'carol'): Promise<DemoUserPage> {
@@ -138,7 +138,9 @@ describe('reply and forward through the UI, seen verified by the other side', ()
         { timeout: 60_000 },
       )
       .toBe('queued');
-    // The UI's outbox follows the entry; the host's events say every state it went through.
+    // The compose screen follows its entry to the server's 250 ("Sent" once the outbox let go of it) …
+    await expect.poll(() => u.page.getByTestId('compose-delivery').getAttribute('data-state'), { timeout: 90_000 }).toBe('sent');
+    // … the outbox beside it holds nothing unsent for it, and the host's events say it went through "sent", never "failed".
     await expect
       .poll(
         async () => {
@@ -170,8 +172,8 @@ describe('reply and forward through the UI, seen verified by the other side', ()
     await expect.poll(() => p.getByRole('heading', { name: 'Reply', exact: true }).count(), { timeout: 30_000 }).toBe(1);
     expect(await p.getByLabel('To', { exact: true }).inputValue()).toBe('alice@a.example');
     expect(await p.getByLabel('Cc', { exact: true }).inputValue()).toBe('');
-    expect(await p.getByLabel('Subject', { exact: true }).inputValue()).toBe(`Re: ${ORIGINAL}`);
-    const body = p.getByLabel('Message', { exact: true });
+    expect(await p.getByRole('textbox', { name: 'Subject', exact: true }).inputValue()).toBe(`Re: ${ORIGINAL}`);
+    const body = p.getByRole('textbox', { name: 'Message', exact: true });
     const prefilled = await body.inputValue();
     expect(prefilled).toMatch(/alice@a\.example>? wrote:\n/);
     expect(prefilled).toContain(`> ${ORIGINAL_LINE}`);
@@ -205,11 +207,11 @@ describe('reply and forward through the UI, seen verified by the other side', ()
     await p.getByRole('button', { name: 'Forward', exact: true }).click();
     await expect.poll(() => p.getByRole('heading', { name: 'Forward', exact: true }).count(), { timeout: 30_000 }).toBe(1);
     expect(await p.getByLabel('To', { exact: true }).inputValue()).toBe('');
-    expect(await p.getByLabel('Subject', { exact: true }).inputValue()).toBe(`Fwd: ${ORIGINAL}`);
-    expect(await p.getByLabel('Message', { exact: true }).inputValue()).toBe('');
+    expect(await p.getByRole('textbox', { name: 'Subject', exact: true }).inputValue()).toBe(`Fwd: ${ORIGINAL}`);
+    expect(await p.getByRole('textbox', { name: 'Message', exact: true }).inputValue()).toBe('');
     expect(await p.locator('.compose').innerText()).toContain('The original message is attached with its signature chain.');
     await p.getByLabel('To', { exact: true }).fill('carol@a.example');
-    await p.getByLabel('Message', { exact: true }).fill(FORWARD_LINE);
+    await p.getByRole('textbox', { name: 'Message', exact: true }).fill(FORWARD_LINE);
     await shot('forward-compose-en');
     await sendAndWaitSent(`Fwd: ${ORIGINAL}`);
     expect(current!.consoleErrors).toEqual([]);
@@ -275,6 +277,8 @@ describe('reply and forward through the UI, seen verified by the other side', ()
     expect(original.texts[2]).toContain('B Corp');
     expect(await p.getByTestId('text-body').innerText()).toContain(FORWARD_LINE);
     await shot('carol-forward-en');
+    await nested.scrollIntoViewIfNeeded();
+    await shot('carol-forward-nested-en');
     expect(carol.consoleErrors).toEqual([]);
   });
 });
