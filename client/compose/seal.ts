@@ -43,6 +43,8 @@ export interface SealKeys {
 export interface SealOptions {
   /** The sender's address (the account's; must be the 9C certificate's rfc822Name for the org node to accept it). */
   from: string;
+  /** The sender's display name in From (the account's); the chain panel shows the card's name regardless. */
+  fromName?: string;
   /** The org encryption certificate in effect (the newest on rollover), DER. */
   orgEncryptionCertificate: Uint8Array;
   now?: () => Date;
@@ -149,7 +151,7 @@ export async function composeAndSeal(
   const now = opts.now?.() ?? new Date();
   const messageId = opts.messageId ?? newMessageId(opts.from);
   const headers: MessageHeaders = {
-    from: opts.from,
+    from: opts.fromName ? { name: opts.fromName, address: opts.from } : opts.from,
     to: draft.to,
     ...(draft.cc.length > 0 ? { cc: draft.cc } : {}),
     subject,

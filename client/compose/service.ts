@@ -107,6 +107,7 @@ export class ComposeService {
     const sealed = await this.deps.withCard(description, (keys) =>
       composeAndSeal(draft, files, keys, {
         from: account.email,
+        ...(account.displayName && account.displayName !== account.email ? { fromName: account.displayName } : {}),
         orgEncryptionCertificate: org.encryptionCertificate,
         ...(org.chainCertificates ? { chainCertificates: org.chainCertificates } : {}),
         ...(original ? { original } : {}),

@@ -30,7 +30,7 @@ describe('composeAndSeal', () => {
   it('signs (9C) and encrypts to the org key only; the Sent copy to the own 9D; protected headers inside', async () => {
     writeFileSync(join(work, 'quote.pdf'), '%PDF-1.4 quote');
     const d = draft({ attachments: [{ path: join(work, 'quote.pdf') }] });
-    const sealed = await composeAndSeal(d, await readAttachments(d), keysOf(world), { from: world.a.employee.email, orgEncryptionCertificate: world.a.encryption.der, chainCertificates: [caDer(world.a)], now: () => at });
+    const sealed = await composeAndSeal(d, await readAttachments(d), keysOf(world), { from: world.a.employee.email, fromName: '山田 花子', orgEncryptionCertificate: world.a.encryption.der, chainCertificates: [caDer(world.a)], now: () => at });
     expect(sealed.envelope).toEqual({ from: world.a.employee.email, to: ['taro@b.example', 'carol@a.example'] });
     expect(sealed.messageId).toMatch(/^<[0-9a-f-]{36}@a\.example>$/);
 
@@ -54,6 +54,10 @@ describe('composeAndSeal', () => {
     expect(prot?.headers.getDecoded('subject')).toBe('見積書の送付について');
     expect(prot?.headers.get('message-id')).toBe(sealed.messageId);
     expect(prot?.headers.get('cc')).toContain('carol@a.example');
+    // The account's display name, RFC 2047-encoded; the address (what the chain checks) unchanged.
+    expect(prot?.headers.get('from')).toMatch(/^=\?UTF-8\?/i);
+    expect(prot?.headers.getDecoded('from')).toContain('山田 花子');
+    expect(prot?.headers.getDecoded('from')).toContain(`<${world.a.employee.email}>`);
 
     // The whole thing verifies (① valid; no org links yet) with the org key as decryptor …
     const v = await verifyMessage(sealed.wire, { trustAnchors: [world.rootPem], decryptors: [decryptorOf(world.a.encryption)], at });
