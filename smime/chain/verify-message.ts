@@ -78,6 +78,12 @@ interface Context {
   readonly ownOrgCa: string | undefined;
   readonly recipient: string | undefined;
   readonly forwardDepth: number;
+  /**
+   * A forwarded message came inside an encrypted forward. A forward carries the original without its
+   * encryption layer (SPEC §4), so an hp=cipher original inside an encrypted forward still travelled
+   * encrypted: its header protection mode agrees with how it was sent.
+   */
+  readonly insideEncrypted: boolean;
   /** Parsed certificates by DER, shared by all links and forwards of one verification. */
   readonly certCache: Map<string, CertInfo | null>;
   /** CRLs from the source by distribution point list, asked once per verification. */
@@ -159,6 +165,7 @@ export async function verifyMessage(raw: Uint8Array, options: VerifyMessageOptio
       ownOrgCa: ownOrgCaFingerprint(options.ownOrgCa),
       recipient: options.recipient,
       forwardDepth: 0,
+      insideEncrypted: false,
       certCache: new Map(),
       crlsFor: options.crlSource ? sourcedCrls(options.crlSource) : undefined,
     };
@@ -225,7 +232,7 @@ async function unwrap(outer: MimeEntity, ctx: Context): Promise<Step> {
   for (let depth = 0; depth < MAX_LAYERS; depth++) {
     const s = analyzeSmime(root);
     if (s.coverage === 'none') {
-      return { kind: 'stop', result: { ...failed([reason('unsigned', encrypted ? 'The message was encrypted but carries no signature.' : 'The message is not signed.')]), state: 'unsigned', forwards: await verifyForwards(s.forwards.map((f) => f.entity), ctx, undefined) } };
+      return { kind: 'stop', result: { ...failed([reason('unsigned', encrypted ? 'The message was encrypted but carries no signature.' : 'The message is not signed.')]), state: 'unsigned', forwards: await verifyForwards(s.forwards.map((f) => f.entity), ctx, undefined, encrypted) } };
     }
     const partial = s.coverage === 'partial';
     const layer = s.layers[0] ?? s.nestedLayers[0];
@@ -365,7 +372,7 @@ async function verifyInner(raw: Uint8Array, ctx: Context): Promise<MessageVerifi
     const innerStructure = analyzeSmime(inner.root);
     if (innerStructure.coverage !== 'none') fatal.push(reason('unsupported-structure', 'The signed content is itself signed or encrypted again (nested S/MIME layers are not accepted).'));
     else if (!partial) forwardEntities = innerStructure.forwards.map((f) => f.entity);
-    protectedHeaders = extractProtectedHeaders(inner.root, { encrypted });
+    protectedHeaders = extractProtectedHeaders(inner.root, { encrypted: encrypted || ctx.insideEncrypted });
     if (!partial) content = { bytes: signedBytes, entity: inner.root, encrypted, headerProtection: protectedHeaders?.mode };
   }
 
@@ -475,7 +482,7 @@ async function verifyInner(raw: Uint8Array, ctx: Context): Promise<MessageVerifi
     }
   }
 
-  const forwards = forwarding ? await verifyForwards(forwardEntities, ctx, forwarderOrgCa === undefined ? undefined : { orgCa: forwarderOrgCa, recipient: forwarderAddress }) : [];
+  const forwards = forwarding ? await verifyForwards(forwardEntities, ctx, forwarderOrgCa === undefined ? undefined : { orgCa: forwarderOrgCa, recipient: forwarderAddress }, encrypted) : [];
   if (forwards.some((f) => f.state !== 'verified')) warnings.push(reason('forward-not-verified', 'A forwarded message inside is not verified; see its own chain.'));
 
   const linkReasons = links.filter((l) => l.status !== 'valid').flatMap((l) => l.reasons);
@@ -520,7 +527,12 @@ function dedupe(list: ChainReason[]): ChainReason[] {
  * A forward is verified as a message of its own; its receiving org is the org that delivered it to
  * the forwarder (the forwarder's org CA), and its recipient the forwarder.
  */
-async function verifyForwards(entities: readonly MimeEntity[], ctx: Context, forwarder: { orgCa: string; recipient: string | undefined } | undefined): Promise<MessageVerification[]> {
+async function verifyForwards(
+  entities: readonly MimeEntity[],
+  ctx: Context,
+  forwarder: { orgCa: string; recipient: string | undefined } | undefined,
+  encrypted: boolean,
+): Promise<MessageVerification[]> {
   const out: MessageVerification[] = [];
   for (const entity of entities) {
     if (ctx.forwardDepth + 1 > MAX_FORWARD_DEPTH) {
@@ -530,9 +542,10 @@ async function verifyForwards(entities: readonly MimeEntity[], ctx: Context, for
     const inner = entity.message;
     if (!inner) continue;
     const bytes = inner.raw();
+    const insideEncrypted = encrypted || ctx.insideEncrypted;
     const sub: Context = forwarder
-      ? { ...ctx, ownOrgCa: forwarder.orgCa, ownDomains: [], recipient: forwarder.recipient, forwardDepth: ctx.forwardDepth + 1 }
-      : { ...ctx, forwardDepth: ctx.forwardDepth + 1, recipient: undefined };
+      ? { ...ctx, ownOrgCa: forwarder.orgCa, ownDomains: [], recipient: forwarder.recipient, forwardDepth: ctx.forwardDepth + 1, insideEncrypted }
+      : { ...ctx, forwardDepth: ctx.forwardDepth + 1, recipient: undefined, insideEncrypted };
     out.push(await verifyGuarded(bytes, sub));
   }
   return out;

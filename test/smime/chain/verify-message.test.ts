@@ -121,6 +121,31 @@ describe('positive chains', () => {
     ]);
   });
 
+  it('forward of an encrypted original: carried decrypted inside an encrypted forward, its hp=cipher agrees with how it travelled (no header warning); inside a forward in the clear it does not', async () => {
+    // The original a → b was encrypted (hp=cipher); the forwarder attaches it as the card decrypted it.
+    const original = await buildMail({ headers: headersFor(A(), B()), signer: signerOf(w.a.employee.signature), signerCaDer: caDer(w.a), links: [sendingOrg(w.a), receivingOrg(w.b, B())], encryptTo: w.b.employee.keyManagement.der });
+    const decrypted = buildMultipartSigned({ signedPart: original.entity, signature: original.cms, digest: 'SHA-256' });
+    const finalRecipient = 'ichiro@a.example';
+    const forward = (encryptTo?: Uint8Array) =>
+      buildMail({
+        headers: headersFor(B(), finalRecipient, 'Fwd: 見積書'),
+        content: { text: 'FYI\n', forwards: [{ message: decrypted }] },
+        signer: signerOf(w.b.employee.signature),
+        signerCaDer: caDer(w.b),
+        signingTime: new Date('2026-06-01T09:10:00Z'),
+        links: [sendingOrg(w.b, new Date('2026-06-01T09:11:00Z')), receivingOrg(w.a, finalRecipient, new Date('2026-06-01T09:12:00Z'))],
+        ...(encryptTo ? { encryptTo } : {}),
+      });
+    const sealed = await verifyMessage((await forward(w.b.employee.keyManagement.der)).wire, opts({ ownOrgDomains: ['a.example'], recipient: finalRecipient }));
+    expect(sealed.state).toBe('verified');
+    expect(sealed.warnings).toEqual([]);
+    expect(sealed.forwards[0]?.state).toBe('verified');
+    expect(sealed.forwards[0]?.warnings).toEqual([]);
+    const clear = await verifyMessage((await forward()).wire, opts({ ownOrgDomains: ['a.example'], recipient: finalRecipient }));
+    expect(clear.forwards[0]?.state).toBe('verified');
+    expect(clear.forwards[0]?.warnings.map((x) => x.code)).toEqual(['header-mismatch']);
+  });
+
   it('forward of an unsigned mail: the forward is verified, the inner message is unsigned (warning)', async () => {
     const original = Buffer.from(`From: outsider@gmail.example\r\nTo: ${B()}\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nhello\r\n`);
     const fwd = await buildMail({
