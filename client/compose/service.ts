@@ -12,6 +12,8 @@ import { smtpSubmitter, type SmtpSubmission } from './smtp';
 export interface ComposeAccount {
   /** The sender's address (From, MAIL FROM). */
   email: string;
+  /** The name shown in From (the account's); omitted or equal to the address: the bare address. */
+  displayName?: string;
   /** SMTP AUTH credentials (the account's). */
   user: string;
   pass: string;

@@ -230,11 +230,11 @@ export class MailService {
   }
 
   /** The account's address and login for SMTP submission (same credentials as IMAP), password from the secret store. */
-  async credentials(accountId: string, method = 'compose.send'): Promise<{ email: string; user: string; pass: string }> {
+  async credentials(accountId: string, method = 'compose.send'): Promise<{ email: string; displayName: string; user: string; pass: string }> {
     const a = this.store.get(accountId);
     if (!a) throw new ApiError('NotFound', `No account ${accountId}.`, { method });
     try {
-      return { email: a.email, user: a.imap.username, pass: await this.store.password(accountId) };
+      return { email: a.email, displayName: a.displayName, user: a.imap.username, pass: await this.store.password(accountId) };
     } catch (err) {
       if (err instanceof SecretUnavailable || err instanceof AccountPasswordMissing)
         throw new ApiError('Refused', err.message, { method, cause: err });
