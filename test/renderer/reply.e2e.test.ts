@@ -275,6 +275,8 @@ describe('reply and forward through the UI, seen verified by the other side', ()
     expect(original.texts[0]).toContain('alice@a.example');
     expect(original.texts[1]).toContain('A Corp');
     expect(original.texts[2]).toContain('B Corp');
+    // The original travelled encrypted (hp=cipher) and now inside Bob's encrypted forward: no warning on either chain.
+    expect(await outer.locator('[data-testid^="warn-"], [data-testid="chain-warnings"]').count()).toBe(0);
     expect(await p.getByTestId('text-body').innerText()).toContain(FORWARD_LINE);
     await shot('carol-forward-en');
     await nested.scrollIntoViewIfNeeded();
