@@ -53,7 +53,12 @@ export function ChainPanel({ chain, nested = false }: { chain: ChainResult; nest
         </span>
         <div>
           <p className="chain-summary-title">{t(stateKey(shown))}</p>
-          <p className="chain-summary-explain">{t(`chain.stateExplain.${shown === 'unopened' ? 'unsigned' : shown}`)}</p>
+          <p className="chain-summary-explain">
+            {/* "Your organisation" is wrong for a forwarded original: its ③ is the forwarder's organisation. */}
+            {nested && shown === 'verified'
+              ? t('chain.forwarded.stateExplain.verified')
+              : t(`chain.stateExplain.${shown === 'unopened' ? 'unsigned' : shown}`)}
+          </p>
         </div>
       </div>
       {warn.external && (

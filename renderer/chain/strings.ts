@@ -57,6 +57,8 @@ export const chainStrings = defineStrings(
     'chain.cert.card': 'Card certificate',
     'chain.noLinks': 'There is no signature to show.',
     'chain.forwarded.heading': 'Forwarded message inside',
+    'chain.forwarded.stateExplain.verified':
+      'Every signature of the forwarded original is valid: its sender, their organisation and the organisation that received it vouch for it.',
     'chain.warn.external.title': 'External mail — not from an SSMAX organisation',
     'chain.warn.external.body':
       'The sender cannot be identified. Treat requests for money, passwords or attachments with suspicion.',
@@ -179,6 +181,8 @@ export const chainStrings = defineStrings(
     'chain.cert.card': 'ICカードの証明書',
     'chain.noLinks': '表示できる電子署名はありません。',
     'chain.forwarded.heading': '転送されたメール',
+    'chain.forwarded.stateExplain.verified':
+      '転送された元のメールの署名はすべて有効です。送信者、送信組織、受信した組織が元のメールを保証しています。',
     'chain.warn.external.title': '外部メール：SSMAX参加組織からのメールではありません',
     'chain.warn.external.body':
       '送信者を特定できません。送金、パスワード、添付ファイルに関する依頼には特に注意してください。',

@@ -232,7 +232,8 @@ function AttachmentItem({
           </span>
         ) : (
           <span className="verdict verdict-none" data-testid="attachment-verdict">
-            {t('mail.attach.notInspected')}
+            {/* A forwarded original is not one inspected file: its own chain (with its verdicts) is shown above. */}
+            {t(a.mediaType.toLowerCase() === 'message/rfc822' ? 'mail.attach.forwardedMessage' : 'mail.attach.notInspected')}
           </span>
         )}
         {canSave ? (

@@ -278,6 +278,10 @@ describe('reply and forward through the UI, seen verified by the other side', ()
     // The original travelled encrypted (hp=cipher) and now inside Bob's encrypted forward: no warning on either chain.
     expect(await outer.locator('[data-testid^="warn-"], [data-testid="chain-warnings"]').count()).toBe(0);
     expect(await p.getByTestId('text-body').innerText()).toContain(FORWARD_LINE);
+    // The original as an attachment is labelled as the forwarded message, not as an uninspected file.
+    const attached = p.getByTestId('attachment').filter({ hasText: '.eml' });
+    expect(await attached.getByTestId('attachment-verdict').innerText()).toBe('Forwarded message: its signature chain is shown above');
+    expect(await nested.locator('.chain-summary-explain').first().innerText()).toContain('forwarded original');
     await shot('carol-forward-en');
     await nested.scrollIntoViewIfNeeded();
     await shot('carol-forward-nested-en');

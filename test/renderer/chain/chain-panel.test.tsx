@@ -135,6 +135,11 @@ describe('chain panel', () => {
     const innerLinks = [...(nested[0]?.querySelectorAll<HTMLElement>('[data-testid="chain-link"]') ?? [])];
     expect(innerLinks.map((l) => l.dataset.role)).toEqual(['sender', 'sending-org', 'receiving-org']);
     expect(v.container.querySelectorAll('[data-testid="chain-link"][data-status="valid"]')).toHaveLength(6);
+    // The original's ③ is the forwarder's organisation, not the reader's: its summary says so.
+    const explain = (el: Element | undefined) => el?.querySelector('.chain-summary-explain')?.textContent ?? '';
+    expect(explain(v.container.querySelector('[data-testid="chain-panel"]') ?? undefined)).toMatch(/your organisation/);
+    expect(explain(nested[0])).toMatch(/forwarded original/);
+    expect(explain(nested[0])).not.toMatch(/your organisation/);
   });
 
   it('signed, not verified: not green, says why', () => {
