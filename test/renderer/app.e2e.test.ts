@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../client/bridge/server';
 import { ServiceHost } from '../../client/service-host';
+import { runAxe, seriousFindings } from '../support/axe';
 import { launchChromium, type ChromiumHandle } from '../harness/chromium';
 
 /**
@@ -15,13 +15,6 @@ import { launchChromium, type ChromiumHandle } from '../harness/chromium';
  * .tmp/screenshots/ for a human to look at.
  */
 const SCREENSHOTS = join(process.cwd(), '.tmp', 'screenshots');
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
 
 /** The card service looks for pcscd at a socket where none runs: "No card reader", deterministically. */
 const openHost = (dataDir: string): Promise<ServiceHost> =>
@@ -141,23 +134,15 @@ describe('the renderer through the loopback bridge in Chromium', () => {
   });
 
   it('axe-core finds no serious or critical accessibility violations on the mail and settings screens', async () => {
-    const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     await page.goto('about:blank');
     await page.goto(bridge.url);
     await page.getByRole('button', { name: '後で設定する' }).click();
     await expect.poll(() => page.locator('#folders-heading').textContent()).toBe('フォルダー');
     const allViolations: unknown[] = [];
-    const audit = async (screen: string): Promise<AxeViolation[]> => {
-      // page.evaluate runs over the DevTools protocol, outside the page's CSP, so the app's CSP
-      // stays as strict as shipped.
-      await page.evaluate(axeSource);
-      const result = await page.evaluate(async () => {
-        const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } })
-          .axe;
-        return (await axe.run()).violations;
-      });
+    const audit = async (screen: string): Promise<string[]> => {
+      const result = await runAxe(page);
       allViolations.push(...result.map((v) => ({ screen, ...v })));
-      return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      return seriousFindings(result);
     };
     const mail = await audit('mail');
     await page.getByRole('button', { name: '設定' }).click();
@@ -165,10 +150,6 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     const settings = await audit('settings');
     // Every finding, minor ones included, for a human to read next to the screenshots.
     await writeFile(join(SCREENSHOTS, 'axe-violations.json'), JSON.stringify(allViolations, null, 2));
-    const summary = (vs: AxeViolation[]): string[] =>
-      vs.map(
-        (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-      );
-    expect({ mail: summary(mail), settings: summary(settings) }).toEqual({ mail: [], settings: [] });
+    expect({ mail, settings }).toEqual({ mail: [], settings: [] });
   });
 });

@@ -1,6 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../client/bridge/server';
 import { ServiceHost } from '../../client/service-host';
+import { runAxe, seriousFindings } from '../support/axe';
 import { launchChromium, type ChromiumHandle } from '../harness/chromium';
 import { startPcscd, type PcscdHandle } from '../harness/pcsc';
 import { startVirtualCard, type VirtualCardHandle } from '../harness/virtual-card';
@@ -32,13 +32,6 @@ const NEW_PUK = '97531864';
 const NEW_MGMT = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const STEPS = ['insert-card', 'initialise', 'generate-keys', 'request-certificates', 'write-certificates', 'check', 'done'] as const;
 
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
 describe('IT enrolls a fresh card through the wizard; third-party tools judge the card', () => {
   let buildDir: string;
   let dataDir: string;
@@ -50,7 +43,6 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
   let browser: ChromiumHandle;
   let page: Page;
   let code: string;
-  let axeSource: string;
   const consoleErrors: string[] = [];
   const serious: string[] = [];
 
@@ -60,14 +52,7 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
     await expect.poll(() => page.locator('html').getAttribute('lang')).toBe(language);
   };
   const audit = async (screen: string): Promise<void> => {
-    await page.evaluate(axeSource);
-    const found = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
-      return (await axe.run()).violations;
-    });
-    for (const v of found)
-      if (v.impact === 'serious' || v.impact === 'critical')
-        serious.push(`${screen}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    serious.push(...seriousFindings(await runAxe(page), screen));
   };
   /** A third-party tool against the card in the virtual reader: exit status and all it printed. */
   const tool = async (cmd: string, args: string[], input?: string): Promise<{ ok: boolean; out: string }> => {
@@ -134,7 +119,6 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
     buildDir = await mkdtemp(join(tmpdir(), 'ssmax-renderer-'));
     dataDir = await mkdtemp(join(tmpdir(), 'ssmax-enroll-data-'));
     await mkdir(SCREENSHOTS, { recursive: true });
-    axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     const built = spawnSync('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--outDir', buildDir, '--emptyOutDir'], { encoding: 'utf8' });
     if (built.status !== 0) throw new Error(`renderer build failed:\n${built.stdout}\n${built.stderr}`);
 

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../client/bridge/server';
 import { ServiceHost } from '../../client/service-host';
+import { runAxe, seriousFindings } from '../support/axe';
 import { launchChromium, type ChromiumHandle } from '../harness/chromium';
 import { startDovecot, type DovecotHandle } from '../harness/dovecot';
 import { startOrgNodeWorld, type OrgNodeWorld } from '../support/org-node-world';
@@ -19,13 +19,6 @@ import { startOrgNodeWorld, type OrgNodeWorld } from '../support/org-node-world'
  */
 const SCREENSHOTS = join(process.cwd(), '.tmp', 'screenshots');
 
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
 describe('first launch, compose and enrollment in Chromium through the loopback bridge', () => {
   let buildDir: string;
   let dataDir: string;
@@ -37,17 +30,9 @@ describe('first launch, compose and enrollment in Chromium through the loopback 
   let page: Page;
   const consoleErrors: string[] = [];
   const serious: string[] = [];
-  let axeSource: string;
 
   const audit = async (screen: string): Promise<void> => {
-    await page.evaluate(axeSource);
-    const found = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
-      return (await axe.run()).violations;
-    });
-    for (const v of found)
-      if (v.impact === 'serious' || v.impact === 'critical')
-        serious.push(`${screen}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    serious.push(...seriousFindings(await runAxe(page), screen));
   };
   const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
   const setLanguage = async (language: 'en' | 'ja'): Promise<void> => {
@@ -59,7 +44,6 @@ describe('first launch, compose and enrollment in Chromium through the loopback 
     buildDir = await mkdtemp(join(tmpdir(), 'ssmax-renderer-'));
     dataDir = await mkdtemp(join(tmpdir(), 'ssmax-data-'));
     await mkdir(SCREENSHOTS, { recursive: true });
-    axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     const built = spawnSync('npx', ['vite', 'build', '--config', 'vite.renderer.config.ts', '--outDir', buildDir, '--emptyOutDir'], { encoding: 'utf8' });
     if (built.status !== 0) throw new Error(`renderer build failed:\n${built.stdout}\n${built.stderr}`);
 

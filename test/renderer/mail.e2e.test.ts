@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../client/bridge/server';
 import { openDemoClient, type OpenedDemoClient } from '../../demo/client';
 import { startDemoWorld, type DemoClient, type DemoWorld } from '../../demo/world';
+import { runAxe, seriousFindings } from '../support/axe';
 import { launchChromium, type ChromiumHandle } from '../harness/chromium';
 
 /**
@@ -29,13 +29,6 @@ const SUBJECT = {
   zip: 'Price list (password to follow)',
   notes: 'Meeting notes',
 };
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
 
 describe('mail screens against the demo world (Bob)', () => {
   let stateDir: string;
@@ -334,17 +327,9 @@ describe('mail screens against the demo world (Bob)', () => {
   });
 
   it('axe-core: no serious or critical violations on the mail screen with a message open', async () => {
-    const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-    await page.evaluate(axeSource);
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
-      return (await axe.run()).violations;
-    });
+    const violations = await runAxe(page);
     await writeFile(join(SCREENSHOTS, 'axe-violations-mail.json'), JSON.stringify(violations, null, 2));
-    const serious = violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    expect(serious).toEqual([]);
+    expect(seriousFindings(violations)).toEqual([]);
     // Expected: the mail's own inline styles are refused inside the srcdoc frame, which inherits the app's `style-src 'self'`
     // (known limitation: HTML mail shows unstyled until the body gets an origin of its own).
     const unexpected = consoleErrors.filter(
