@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { ApiError, type ApiErrorCode, type PinRequest, type SsmaxClient } from '../../api';
 import { useI18n } from '../i18n/i18n';
 import './card.css';
@@ -120,38 +120,17 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
           )}
           {tries === 1 && <p className="pin-warning">{t('card.pin.lastTry')}</p>}
           {tries === 0 && <p className="pin-warning">{t('card.pin.blocked')}</p>}
-          <label htmlFor="pin-input">{t(choosing ? 'card.pin.new.label' : 'card.pin.label')}</label>
-          <input
+          <PinField
             id="pin-input"
-            ref={input}
-            type="password"
-            inputMode="numeric"
-            autoComplete="off"
-            minLength={6}
-            maxLength={8}
+            label={t(choosing ? 'card.pin.new.label' : 'card.pin.label')}
+            inputRef={input}
             value={pin}
-            disabled={busy}
-            onChange={(e) => setPin(e.target.value)}
-            aria-invalid={problem !== null}
-            aria-describedby={problem !== null ? 'pin-problem' : undefined}
+            onChange={setPin}
+            busy={busy}
+            invalid={problem !== null}
           />
           {choosing && (
-            <>
-              <label htmlFor="pin-again">{t('card.pin.new.confirm')}</label>
-              <input
-                id="pin-again"
-                type="password"
-                inputMode="numeric"
-                autoComplete="off"
-                minLength={6}
-                maxLength={8}
-                value={again}
-                disabled={busy}
-                onChange={(e) => setAgain(e.target.value)}
-                aria-invalid={problem !== null}
-                aria-describedby={problem !== null ? 'pin-problem' : undefined}
-              />
-            </>
+            <PinField id="pin-again" label={t('card.pin.new.confirm')} value={again} onChange={setAgain} busy={busy} invalid={problem !== null} />
           )}
           {problem !== null && (
             <p id="pin-problem" role="alert" className="pin-problem">
@@ -169,5 +148,44 @@ export function PinDialog({ client }: { client: SsmaxClient }): ReactNode {
         </form>
       )}
     </dialog>
+  );
+}
+
+/** One PIN entry (6–8 digits, never autofilled), described by the dialog's problem line when invalid. */
+function PinField({
+  id,
+  label,
+  inputRef,
+  value,
+  onChange,
+  busy,
+  invalid,
+}: {
+  id: string;
+  label: string;
+  inputRef?: RefObject<HTMLInputElement | null>;
+  value: string;
+  onChange: (value: string) => void;
+  busy: boolean;
+  invalid: boolean;
+}): ReactNode {
+  return (
+    <>
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        ref={inputRef}
+        type="password"
+        inputMode="numeric"
+        autoComplete="off"
+        minLength={6}
+        maxLength={8}
+        value={value}
+        disabled={busy}
+        onChange={(e) => onChange(e.target.value)}
+        aria-invalid={invalid}
+        aria-describedby={invalid ? 'pin-problem' : undefined}
+      />
+    </>
   );
 }
