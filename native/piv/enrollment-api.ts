@@ -4,7 +4,7 @@ import { ENROLL_PATH } from '../../smime/bundle/manifest';
 
 /**
  * The org node's enrollment API as IT's tools call it (org-node/http/server.ts has the server):
- * POST the two card-signed CSRs with the employee's one-time code, then check what comes back
+ * first check the one-time code without spending it (before the card is touched), then POST the two card-signed CSRs with the employee's one-time code, then check what comes back
  * before anything is written to the card — each certificate carries the key generated in its slot
  * and is issued by the org CA, which is issued by an SSMAX root the caller trusts. Shared by
  * `ssmax org enroll-card` (cli/) and the desktop client's IT mode (client/enrollment).
@@ -65,6 +65,23 @@ function postJson(url: string, body: unknown, ca: string | Uint8Array | undefine
   });
 }
 
+function refusal(status: number, json: Record<string, unknown>, what: string): EnrollmentApiError {
+  const why = String(json.error ?? 'no reason given');
+  return new EnrollmentApiError(status === 401 ? 'code-refused' : 'refused', `the node refused the ${what} (HTTP ${status}): ${why}`, { status });
+}
+
+/**
+ * Asks the node whether it would accept `code` for `address`, without spending the code. Call it
+ * before touching the card: a refusal (`code-refused`, as the real request would answer) then costs
+ * nothing, where after key generation it would leave an enrolled card with keys its certificates do
+ * not match. Only an early warning: `requestCertificates` is still judged by the node.
+ */
+export async function checkEnrollmentCode(req: { url: string; address: string; code: string; tlsCa?: string | Uint8Array | undefined; timeoutMs?: number }): Promise<void> {
+  const answer = await postJson(req.url, { address: req.address, code: req.code, check: true }, req.tlsCa, req.timeoutMs ?? 30_000);
+  if (answer.status !== 200) throw refusal(answer.status, answer.json, 'enrollment code');
+  if (answer.json.ok !== true) throw new EnrollmentApiError('bad-answer', 'the node did not confirm the enrollment code (does it support the code check?)');
+}
+
 /** Sends the card-signed CSRs (DER or PEM text) with the one-time code; returns the issued DER certificates. */
 export async function requestCertificates(req: {
   url: string;
@@ -76,10 +93,7 @@ export async function requestCertificates(req: {
   timeoutMs?: number;
 }): Promise<IssuedCertificates> {
   const answer = await postJson(req.url, { address: req.address, code: req.code, signatureCsr: req.signatureCsr, keyManagementCsr: req.keyManagementCsr }, req.tlsCa, req.timeoutMs ?? 30_000);
-  if (answer.status !== 200) {
-    const why = String(answer.json.error ?? 'no reason given');
-    throw new EnrollmentApiError(answer.status === 401 ? 'code-refused' : 'refused', `the node refused the enrollment (HTTP ${answer.status}): ${why}`, { status: answer.status });
-  }
+  if (answer.status !== 200) throw refusal(answer.status, answer.json, 'enrollment');
   const der = (b64: unknown): Uint8Array => {
     if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new EnrollmentApiError('bad-answer', 'the node answered an incomplete enrollment');
     return new Uint8Array(Buffer.from(b64, 'base64'));

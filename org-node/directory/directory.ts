@@ -102,6 +102,12 @@ export interface MemberDirectory {
   createEnrollmentCode(address: string, ttlMs: number, actor: string): Promise<{ code: string; expiresAt: Date }>;
   /** Checks and consumes a code (atomically: a code works once). Throws EnrollmentCodeError. */
   redeemEnrollmentCode(address: string, code: string, actor: string): Promise<Member>;
+  /**
+   * The same judgement as `redeemEnrollmentCode` without consuming the code: lets IT's tools learn
+   * that a code will be refused before they touch the card. A refusal is audited exactly like a
+   * refused redemption (it counts as a failed attempt). Throws EnrollmentCodeError.
+   */
+  checkEnrollmentCode(address: string, code: string, actor: string): Promise<Member>;
 
   audit(entry: Omit<AuditEntry, 'at'>): Promise<void>;
   auditLog(filter?: { subject?: string }): Promise<AuditEntry[]>;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
 import {
   DirectoryError,
@@ -288,21 +288,39 @@ export class SqliteMemberDirectory implements MemberDirectory {
   }
 
   async redeemEnrollmentCode(address: string, code: string, actor: string): Promise<Member> {
+    return this.#judgeEnrollmentCode(address, code, actor, 'redeem');
+  }
+
+  async checkEnrollmentCode(address: string, code: string, actor: string): Promise<Member> {
+    return this.#judgeEnrollmentCode(address, code, actor, 'check');
+  }
+
+  /**
+   * One judgement for both the check and the redemption, so that a check can never say yes where the
+   * redemption would say no (or answer faster or differently). A refused check is audited as the same
+   * `enrollment-code.refuse` as a refused redemption: whatever counts failed attempts counts both.
+   */
+  #judgeEnrollmentCode(address: string, code: string, actor: string, mode: 'check' | 'redeem'): Member {
     const addr = normaliseAddress(address);
-    const hash = codeHash(code);
+    const hash = Buffer.from(codeHash(code), 'hex');
     const failure = this.#db.transaction((): EnrollmentCodeError | Member => {
-      const row = this.#db.prepare('SELECT * FROM enrollment_code WHERE address = ? AND code_hash = ?').get(addr, hash) as
-        | { expires_at: string; used_at: string | null }
+      const row = this.#db.prepare('SELECT * FROM enrollment_code WHERE address = ?').get(addr) as
+        | { code_hash: string; expires_at: string; used_at: string | null }
         | undefined;
       const fail = (reason: EnrollmentCodeError['reason'], message: string): EnrollmentCodeError => {
-        this.#audit(actor, 'enrollment-code.refuse', addr, reason);
+        this.#audit(actor, 'enrollment-code.refuse', addr, mode === 'check' ? `${reason} (check)` : reason);
         return new EnrollmentCodeError(reason, message);
       };
-      if (!row) return fail('unknown', 'The enrollment code is not valid for this address.');
+      // Constant time: the comparison of the stored hash with the offered one does not depend on where they differ.
+      if (!row || !timingSafeEqual(Buffer.from(row.code_hash, 'hex'), hash)) return fail('unknown', 'The enrollment code is not valid for this address.');
       if (row.used_at) return fail('used', 'The enrollment code has already been used.');
       if (new Date(row.expires_at).getTime() <= this.#now().getTime()) return fail('expired', 'The enrollment code has expired.');
       const member = this.#requireMember(addr);
       if (member.status !== 'active') return fail('member-not-active', `${addr} is ${member.status}.`);
+      if (mode === 'check') {
+        this.#audit(actor, 'enrollment-code.check', addr);
+        return member;
+      }
       this.#db.prepare('UPDATE enrollment_code SET used_at = ? WHERE address = ?').run(this.#now().toISOString(), addr);
       this.#audit(actor, 'enrollment-code.redeem', addr);
       return member;

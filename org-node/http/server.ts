@@ -25,6 +25,11 @@ import { CsrError, checkCsr } from '../../smime/pki/csr';
  * made and signed on the card (9C, 9D). Answer 200: { signatureCertificate, keyManagementCertificate,
  * orgCa, root } base64 DER. 401 for any code problem (one message: no oracle for guessing), 422 when
  * a CSR fails proof of possession or the profile, 400 for malformed input.
+ *
+ * Code check: { address, code, check: true } (no CSRs) → 200 { ok: true } without spending the code,
+ * or the same 401/400 as the request. IT's tools ask it before they touch the card, so that a wrong,
+ * used or expired code (or a wrong address) never costs a card its keys. A refused check is audited
+ * like a refused request (it counts as a failed attempt); the request still judges the code itself.
  */
 
 export { ENROLL_PATH };
@@ -83,6 +88,17 @@ function csrBytes(value: unknown, field: string): Uint8Array {
 
 const b64 = (der: Uint8Array): string => Buffer.from(der).toString('base64');
 
+/** The check and the real request refuse alike: 401 with one message for any code problem, 400 for a malformed address. */
+async function judgeCode(judge: () => Promise<unknown>): Promise<void> {
+  try {
+    await judge();
+  } catch (err) {
+    if (err instanceof EnrollmentCodeError) throw new HttpError(401, 'The enrollment code is not valid for this address (unknown, used or expired).');
+    if (err instanceof OrgNodeError) throw new HttpError(400, err.userMessage);
+    throw err;
+  }
+}
+
 export async function startOrgServer(org: Org, options: OrgServerOptions): Promise<OrgServerHandle> {
   const log = options.log ?? ((line: string) => console.log(line));
 
@@ -98,6 +114,11 @@ export async function startOrgServer(org: Org, options: OrgServerOptions): Promi
     if (typeof body !== 'object' || body === null) throw new HttpError(400, 'The request must be a JSON object.');
     const { address, code } = body;
     if (typeof address !== 'string' || typeof code !== 'string') throw new HttpError(400, 'address and code are required.');
+    if (body.check === true) {
+      // The early warning before a card is touched: judged like the real request, the code not spent.
+      await judgeCode(() => org.directory.checkEnrollmentCode(address, code, 'enrollment-api'));
+      return { ok: true };
+    }
     const signatureCsr = csrBytes(body.signatureCsr, 'signatureCsr');
     const keyManagementCsr = csrBytes(body.keyManagementCsr, 'keyManagementCsr');
     // Proof of possession before the code is spent: a broken CSR must not cost the employee the code.
@@ -108,13 +129,7 @@ export async function startOrgServer(org: Org, options: OrgServerOptions): Promi
       if (err instanceof CsrError) throw new HttpError(422, err.userMessage);
       throw err;
     }
-    try {
-      await org.directory.redeemEnrollmentCode(address, code, 'enrollment-api');
-    } catch (err) {
-      if (err instanceof EnrollmentCodeError) throw new HttpError(401, 'The enrollment code is not valid for this address (unknown, used or expired).');
-      if (err instanceof OrgNodeError) throw new HttpError(400, err.userMessage);
-      throw err;
-    }
+    await judgeCode(() => org.directory.redeemEnrollmentCode(address, code, 'enrollment-api'));
     try {
       const issued = await org.issueMemberCertificates(address, signatureCsr, keyManagementCsr, 'enrollment-api');
       log(`enrollment: certificates issued for ${address}`);
