@@ -1,5 +1,5 @@
 import { countersign, lastLinkPath, type Hop, type SmtpEnvelope } from '../../smime/cms';
-import { verifyMessage, type ChainLink, type MessageVerification } from '../../smime/chain';
+import { verifyMessage, type ChainLink, type CrlSource, type MessageVerification } from '../../smime/chain';
 import { domainOf, MessageShapeError, openMessage, sealMessage, sealSigned, sha256Hex, type OpenedMessage } from './message';
 import type { BounceCode, BounceOutcome, DestinationOrg, InspectionResult, Outcome, PipelineResult, RelayDeps, RelayLog } from './types';
 
@@ -49,11 +49,12 @@ function reasonsOf(v: MessageVerification, link?: ChainLink): string {
   return [...new Set(all.map((r) => r.message))].join(' ') || `the signature check ended "${v.state}"`;
 }
 
-async function verify(deps: RelayDeps, raw: Buffer, extraCrls: readonly Uint8Array[] = []): Promise<MessageVerification> {
+async function verify(deps: RelayDeps, raw: Buffer, extraCrls: readonly Uint8Array[] = [], crlSource?: CrlSource): Promise<MessageVerification> {
   return verifyMessage(raw, {
     trustAnchors: deps.trustAnchors,
     decryptors: deps.org.decryptors,
     crls: [...(deps.crls ? await deps.crls() : []), ...extraCrls],
+    ...(crlSource ? { crlSource } : {}),
     at: deps.now(),
     ownOrgDomains: deps.org.domains,
     // A member's client need not carry the org CA certificate: the node knows its own.
@@ -232,7 +233,12 @@ export async function processInbound(deps: RelayDeps, msg: InboundMessage): Prom
       return { outcomes: [...outcomes, { kind: 'tempfail', rcptTo: ours, reason: `The revocation list of ${senderDomain} could not be obtained: ${(err as Error).message}` }], log: chainLog(opened.messageId) };
     }
   }
-  const v = await verify(deps, msg.raw, peer);
+  // With peer CRLs the node fetches no other URL: a certificate whose issuer has no current CRL among
+  // the given ones (the sender org's, ours) is noted `revocation-unavailable` instead of passing silently.
+  const onlyGiven: CrlSource | undefined = deps.peerCrls
+    ? (urls) => Promise.resolve({ crls: [], problems: [`no current revocation list of ${senderDomain || 'the sending organisation'} covers it (${urls.join(', ')})`] })
+    : undefined;
+  const v = await verify(deps, msg.raw, peer, onlyGiven);
   const [sender, sendingOrg] = v.links;
   try {
     if (v.state === 'unsigned' || !sender) throw new Refusal('signature', 'The message is not signed; SSMAX org nodes relay only signed member mail.');
@@ -240,12 +246,22 @@ export async function processInbound(deps: RelayDeps, msg: InboundMessage): Prom
       const bad = v.links.find((l) => l.status !== 'valid');
       throw new Refusal('chain', `The signature chain was refused: ${reasonsOf(v, bad ?? (sendingOrg ? undefined : sender))}${sendingOrg ? '' : ' The sending organisation\'s countersignature is missing.'}`);
     }
+    // The signing time of ① is the signer's claim (a stolen card can back-date it): at relay time a
+    // revoked certificate is refused whenever it was revoked, not only before the claimed signing time.
+    const revokedLater = [sender, sendingOrg].flatMap((l) => l.notes).filter((n) => n.code === 'revoked');
+    if (revokedLater.length > 0) throw new Refusal('chain', `The signature chain was refused: ${[...new Set(revokedLater.map((n) => n.message))].join(' ')} An SSMAX node does not counter-sign mail from a revoked certificate.`);
     const named = new Set((sendingOrg.envelope?.rcptTo ?? []).map(lc));
     const notNamed = ours.filter((r) => !named.has(r));
     if (notNamed.length > 0) throw new Refusal('envelope', `The sending organisation did not address this message to ${notNamed.join(', ')}.`);
   } catch (e) {
     if (e instanceof Refusal) return { outcomes: [...outcomes, bounceAll(ours, e)], log: chainLog(opened.messageId, v) };
     throw e;
+  }
+  // SPEC §3: never counter-sign a link whose revocation was not checked. A missing or outdated CRL is
+  // temporary (4xx: the sending node retries until the CRL is back or its queue lifetime ends).
+  const unchecked = deps.peerCrls ? [sender, sendingOrg].flatMap((l) => l.notes).filter((n) => n.code === 'revocation-unavailable' || n.code === 'revocation-not-checked') : [];
+  if (unchecked.length > 0) {
+    return { outcomes: [...outcomes, { kind: 'tempfail', rcptTo: ours, reason: `Revocation could not be checked, so the message is not accepted yet: ${[...new Set(unchecked.map((n) => n.message))].join(' ')}` }], log: chainLog(opened.messageId, v) };
   }
   const inspection = await runInspection(deps, v.content?.bytes ?? new Uint8Array(), 'inbound', msg.envelope);
   if ('tempfail' in inspection) return { outcomes: [...outcomes, { kind: 'tempfail', rcptTo: ours, reason: inspection.tempfail }], log: chainLog(opened.messageId, v) };

@@ -122,7 +122,8 @@ export async function runNodeFromConfig(
     const mx = mxRoutes({ resolveMx: dnsMxLookup(c.mx?.servers), ...(c.mx?.port ? { port: c.mx.port } : {}) });
     const bundles = new OrgBundleClient({ roots: [await org.rootCertificate()], fetcher: httpsBundleFetcher(), cache: new FileBundleCache(at(c.bundleCache)) });
     const clamd = c.clamd.includes('/') ? { path: c.clamd } : endpoint(c.clamd);
-    const fetcher = httpsBundleFetcher();
+    // A CRL fetch happens while the sending node waits at DATA: short timeout, then 4xx (it retries).
+    const fetcher = httpsBundleFetcher({ timeoutMs: 5_000, label: 'CRL' });
     const relay = { ...(c.nonMember ? { nonMemberPolicy: c.nonMember } : {}), ...(await relayDepsFromOrg(org, { inspect: engineInspector({ clamd, ...(c.inspection ? { policy: c.inspection } : {}) }), resolveOrg: bundleResolver(bundles, (d) => d in peers) })), peerCrls: peerCrls({ bundles, fetch: (url) => fetcher.fetch(url) }) };
     const sub = c.submission;
     const inb = c.inbound;

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyMessage } from '../../../smime/chain';
+import { issueCrl } from '../../../smime/pki';
 import { processInbound, processSubmission } from '../../../org-node/relay/pipeline';
 import type { Outcome, RelayDeps } from '../../../org-node/relay/types';
 import type { MemberDirectory } from '../../../org-node/directory/directory';
@@ -183,6 +184,22 @@ describe('relay pipeline', () => {
     expect(only((await processInbound(nodeB, { raw: mail.wire, envelope: env })).outcomes, 'deliver').rcptTo).toEqual([rw.bob.email]);
     const failing: RelayDeps = { ...nodeB, peerCrls: () => Promise.reject(new Error('CRL host down')) };
     expect(only((await processInbound(failing, { raw: mail.wire, envelope: env })).outcomes, 'tempfail').reason).toMatch(/CRL host down/);
+  });
+
+  it('inbound with peer CRLs never counter-signs unchecked: a current CRL without the card → delivered; an outdated one → tempfail, nothing delivered', async () => {
+    const h = headersFor(rw.alice.email, rw.bob.email);
+    const mail = await buildMail({ headers: h, signer: signerOf(rw.alice.signature), signerCaDer: caDer(rw.world.a), links: [{ ...sendingOrg(rw.world.a, new Date()), envelope: { mailFrom: rw.alice.email, rcptTo: [rw.bob.email] } }], encryptTo: rw.world.b.encryption.der });
+    const env = { mailFrom: rw.alice.email, rcptTo: [rw.bob.email] };
+    const now = Date.now();
+    const current = new Uint8Array((await issueCrl(rw.world.a.ca, { thisUpdate: new Date(now - 3_600_000), nextUpdate: new Date(now + 86_400_000), crlNumber: 8, revoked: [{ serialNumber: rw.world.revoked.certificate.serialNumber, revocationDate: new Date(now - 7_200_000) }] })).rawData);
+    const delivered = await processInbound({ ...nodeB, peerCrls: () => Promise.resolve([current]) }, { raw: mail.wire, envelope: env });
+    expect(only(delivered.outcomes, 'deliver').rcptTo).toEqual([rw.bob.email]);
+    // world.crlA's nextUpdate lies in the past: not a proof that alice's card is still good.
+    const stale = await processInbound({ ...nodeB, peerCrls: () => Promise.resolve([rw.world.crlA]) }, { raw: mail.wire, envelope: env });
+    expect(only(stale.outcomes, 'tempfail').reason).toMatch(/Revocation could not be checked.*no current revocation list of a\.example/);
+    // A CRL of another org (here b's own, signed by b's CA) proves nothing about a's cards either.
+    const wrongIssuer = new Uint8Array((await issueCrl(rw.world.b.ca, { thisUpdate: new Date(now - 3_600_000), nextUpdate: new Date(now + 86_400_000), crlNumber: 1, revoked: [] })).rawData);
+    expect(only((await processInbound({ ...nodeB, peerCrls: () => Promise.resolve([wrongIssuer]) }, { raw: mail.wire, envelope: env })).outcomes, 'tempfail').reason).toMatch(/Revocation could not be checked/);
   });
 
   it('inbound refuses ② made by another org than the one that issued ①', async () => {
