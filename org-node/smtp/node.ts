@@ -8,6 +8,7 @@ import type { Outcome, PipelineResult, RelayDeps } from '../relay/types';
 import { Spool, spoolIdFor, type SpoolEntry, type SpoolEntryInput } from '../queue/spool';
 import { DeliveryWorker, type FaultPoint, type HandOff, type WorkerEvent } from '../queue/worker';
 import type { Authenticator } from './credentials';
+import { postfixSubmitter } from './postfix-sasl';
 import { fixedSmtpHandOff, lmtpHandOff, smtpHandOff, type Endpoint, type RouteResolver } from './handoff';
 
 /**
@@ -35,9 +36,11 @@ export interface OrgNodeOptions {
    */
   readonly inbound?: { readonly host?: string; readonly port: number; readonly tls?: TlsFiles; readonly external?: AuthChecker };
   /**
-   * After-queue mode behind Postfix (`content_filter`): mail from Postfix's filter transport is
-   * processed as inbound mail of other org nodes, and every resulting copy is re-injected into
-   * Postfix (`reinject`) before the 250; Postfix's queue is the durable store, its transports route.
+   * After-queue mode behind Postfix (`content_filter`): mail from Postfix's filter transport is a
+   * member's submission when Postfix's own Received field names the SASL login
+   * (`smtpd_sasl_authenticated_header = yes`, see postfix-sasl.ts; that login is the submitter ①
+   * must be), else inbound mail of other org nodes; every resulting copy is re-injected into Postfix
+   * (`reinject`) before the 250; Postfix's queue is the durable store, its transports route.
    */
   readonly filter?: { readonly host?: string; readonly port: number; readonly reinject: Endpoint };
   /** The next org node per destination org. */
@@ -193,18 +196,31 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
     return `Queued as ${[...queued.queued, ...queued.duplicates].join(',')}${held ? ` (held for review: ${held})` : ''}${signedOnly.length > 0 ? ` (signed only, not encrypted, for ${signedOnly.join(', ')}: outside SSMAX)` : ''}${bounces.length > 0 ? ` (refused for ${bounces.flatMap((b) => b.rcptTo).join(', ')})` : ''}`;
   }
 
-  function onData(kind: 'submission' | 'inbound', via: 'spool' | 'reinject' = 'spool') {
+  /** `filter`: Postfix's content filter — a submission when Postfix's own Received field names the SASL login, else inbound. */
+  function onData(kind: 'submission' | 'inbound' | 'filter') {
+    const via = kind === 'filter' ? 'reinject' : 'spool';
     return (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void => {
       void (async () => {
         const raw = await readAll(stream);
         if (stream.sizeExceeded) throw smtpError(552, '5.3.4 The message is too big.');
         const envelope = { mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address) };
         const messageId = headerValue(raw, 'message-id') ?? `random-${randomBytes(8).toString('hex')}`;
-        if (kind === 'submission') {
-          const submitter = String(session.user ?? '');
+        let submitter = kind === 'submission' ? String(session.user ?? '') : undefined;
+        if (kind === 'filter') {
+          const who = postfixSubmitter(raw);
+          if (who.kind === 'ambiguous') throw smtpError(550, `5.7.1 ${who.reason} The message is refused.`);
+          if (who.kind === 'authenticated') submitter = who.login;
+          else {
+            // Postfix's relay restrictions keep unauthenticated mail for other domains out; should any
+            // come, the whole message is refused (one reply at DATA: no recipient dropped silently).
+            const foreign = envelope.rcptTo.filter((r) => !ownDomains.has(domainOf(r)));
+            if (foreign.length > 0) throw smtpError(550, `5.7.1 This node does not accept mail for ${foreign.join(', ')} from an unauthenticated sender.`);
+          }
+        }
+        if (submitter !== undefined) {
           const result = await processSubmission(o.relay, { raw, submitter, envelope });
-          log({ event: 'submission', submitter, envelope, outcomes: result.outcomes.map(summary), ...result.log });
-          return accept(result, `sub|${submitter}|${messageId}`, envelope.mailFrom, true, (c) => (c.kind === 'relay' ? `org:${c.org}` : `rcpt:${c.rcptTo.join(',')}`));
+          log({ event: 'submission', submitter, ...(kind === 'filter' ? { via: 'postfix' } : {}), envelope, outcomes: result.outcomes.map(summary), ...result.log });
+          return accept(result, `sub|${submitter}|${messageId}`, envelope.mailFrom, true, (c) => (c.kind === 'relay' ? `org:${c.org}` : `rcpt:${c.rcptTo.join(',')}`), via);
         }
         const result = await processInbound(o.relay, { raw, envelope });
         const external = o.inbound?.external;
@@ -279,10 +295,8 @@ export async function startOrgNode(o: OrgNodeOptions): Promise<OrgNodeHandle> {
       ...common,
       disabledCommands: ['AUTH', 'STARTTLS'],
       authOptional: true,
-      onRcptTo(addr, _session, cb) {
-        cb(ownDomains.has(domainOf(addr.address)) ? null : smtpError(550, `5.7.1 This node does not accept mail for ${domainOf(addr.address) || addr.address}.`));
-      },
-      onData: onData('inbound', 'reinject'),
+      // Recipients are judged at DATA: a member's submission (known from Postfix's Received field) may go anywhere.
+      onData: onData('filter'),
     });
     filterPort = await listen(server, o.filter.port, o.filter.host);
     servers.push(server);

@@ -45,6 +45,11 @@ export interface DovecotOptions {
    * world keeps mail across runs by passing a folder of its state dir; it is chowned to `mail`.
    */
   mailRoot?: string;
+  /**
+   * Make the auth-client socket usable by Postfix's smtpd (user postfix) for SASL
+   * (`smtpd_sasl_type = dovecot`, `smtpd_sasl_path = <authSocket>`): mode 0666 instead of 0600.
+   */
+  saslForPostfix?: boolean;
 }
 
 export interface DovecotHandle extends ServiceHandle {
@@ -112,6 +117,7 @@ function renderConfig(p: {
   lmtpPort: number;
   firstValidUid: number;
   tls: { cert: string; key: string } | undefined;
+  saslForPostfix?: boolean;
 }): string {
   const mailboxes = Object.entries(SPECIAL_USE_MAILBOXES)
     .map(([name, flag]) => `  mailbox ${name} {\n    special_use = ${flag}\n    auto = subscribe\n  }`)
@@ -166,7 +172,7 @@ service anvil {
     mode = 0
   }
 }
-namespace inbox {
+${p.saslForPostfix ? 'service auth {\n  unix_listener auth-client {\n    mode = 0666\n  }\n}\n' : ''}namespace inbox {
   inbox = yes
   separator = /
 ${mailboxes}
@@ -250,7 +256,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
     lmtp = { host: HOST, port: await freePort(HOST) };
     writeFileSync(
       configFile,
-      renderConfig({ dir, instance, imapPort: imap.port, lmtpPort: lmtp.port, firstValidUid: Math.min(owner.uid, 500), tls }),
+      renderConfig({ dir, instance, imapPort: imap.port, lmtpPort: lmtp.port, firstValidUid: Math.min(owner.uid, 500), tls, ...(opts.saslForPostfix ? { saslForPostfix: true } : {}) }),
     );
     daemon = new Daemon({ name: SERVICE, command: 'dovecot', args: ['-c', configFile, '-F'], logFile, cwd: dir });
     try {
