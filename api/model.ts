@@ -357,6 +357,8 @@ export const pinSchema = z.string().min(6).max(8);
 
 export type EnrollmentStep =
   | 'insert-card'
+  /** The node judges the one-time code for the address without spending it — before the card is touched. */
+  | 'check-code'
   | 'initialise'
   | 'generate-keys'
   | 'request-certificates'
@@ -403,7 +405,9 @@ export interface EnrollmentProgress {
   /**
    * Set when the step failed. Codes: `no-card`, `wrong-card` (the card refused the current
    * management key or PIN: not factory-fresh / not this org's), `pin-blocked`, `pin-cancelled`,
-   * `ca-unreachable`, `code-refused` (one-time code unknown, used or expired), `refused` (the node
+   * `ca-unreachable`, `code-refused` (one-time code unknown, used or expired, or not for this
+   * address: normally at `check-code`, the card untouched; at `request-certificates` only when the
+   * code was spent in between), `refused` (the node
    * refused the requests), `bad-answer` (the issued certificates failed the checks; nothing written),
    * `check-failed`, `cancelled`, `no-org` (no node URL and no pinned org bundle), `card-failed`.
    */

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { CardWatcher } from '../../native/pcsc/card-watcher';
 import { CardError } from '../../native/pcsc/errors';
 import { generateKeyWithCsr, importCertificate, writeOrgCa } from '../../native/piv/enrollment';
-import { EnrollmentApiError, checkIssued, requestCertificates } from '../../native/piv/enrollment-api';
+import { EnrollmentApiError, checkEnrollmentCode, checkIssued, requestCertificates } from '../../native/piv/enrollment-api';
 import { PinBlockedError, WrongPinError } from '../../native/piv/errors';
 import { PivSession, PivSlot, type PivKeyAlgorithm } from '../../native/piv/piv-session';
 import { ENROLL_PATH } from '../../smime/bundle/manifest';
@@ -13,7 +13,8 @@ import { CliError, ExitCode, UsageError } from '../command';
 import { optional, parse, required } from './node-options';
 
 /**
- * `ssmax org enroll-card`: IT's one-step card enrollment at the card station. On the card in the
+ * `ssmax org enroll-card`: IT's one-step card enrollment at the card station. First the node checks
+ * the one-time code for the address without spending it (a refusal leaves the card untouched). On the card in the
  * reader: generate the 9C and 9D keys and card-signed CSRs; send them with the employee's one-time
  * code to the org node's enrollment API; check what comes back (each certificate carries the key
  * of its slot and chains to the org CA, which chains to the SSMAX root IT trusts); write the two
@@ -92,6 +93,15 @@ export async function enrollCard(args: string[]): Promise<ExitCode> {
   if (!/^([0-9a-f]{2}){16,32}$/i.test(mgmtHex)) throw new UsageError('the card management key must be 32, 48 or 64 hex digits');
   const managementKey = Buffer.from(mgmtHex, 'hex');
   const reader = optional(values, 'reader');
+  const url = `${node}${ENROLL_PATH}`;
+  const apiFailure = (err: unknown): never => {
+    if (err instanceof EnrollmentApiError) throw new CliError(err.message.replace('the trusted SSMAX root', 'the SSMAX root given with --root'), ExitCode.failed, { cause: err });
+    throw err;
+  };
+
+  // 0. The code, judged by the node without spending it, before the card is touched: on an enrolled
+  // card a refusal after key generation would leave its certificates without their keys.
+  await checkEnrollmentCode({ url, address, code, tlsCa: ca }).catch(apiFailure);
 
   // 1. Keys and card-signed CSRs.
   const generated = await withCard(reader, async (piv) => ({
@@ -103,7 +113,7 @@ export async function enrollCard(args: string[]): Promise<ExitCode> {
   let issued;
   try {
     issued = await requestCertificates({
-      url: `${node}${ENROLL_PATH}`,
+      url,
       address,
       code,
       signatureCsr: toPem(generated.signature.csr, 'CERTIFICATE REQUEST'),
@@ -112,8 +122,7 @@ export async function enrollCard(args: string[]): Promise<ExitCode> {
     });
     checkIssued(issued, { signature: generated.signature.publicKey, keyManagement: generated.keyManagement.publicKey }, [new Uint8Array(root.raw)]);
   } catch (err) {
-    if (err instanceof EnrollmentApiError) throw new CliError(err.message.replace('the trusted SSMAX root', 'the SSMAX root given with --root'), ExitCode.failed, { cause: err });
-    throw err;
+    return apiFailure(err);
   }
   const sigCert = issued.signatureCertificate;
   const kmCert = issued.keyManagementCertificate;

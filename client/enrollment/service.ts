@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { ApiError, type ApiErrorCode, type EnrollmentProgress, type EnrollmentRequest, type EnrollmentStep } from '../../api';
 import type { CardServiceClient } from '../../native/card-service/client';
-import { EnrollmentApiError, checkIssued, enrollmentUrl, requestCertificates } from '../../native/piv/enrollment-api';
+import { EnrollmentApiError, checkEnrollmentCode, checkIssued, enrollmentUrl, requestCertificates } from '../../native/piv/enrollment-api';
 import type { CardSession } from '../card/card-session';
 
 const METHOD = 'enrollment.start';
@@ -38,7 +38,8 @@ class StepFailed extends Error {
 }
 
 /**
- * IT mode of the client (SPEC §2 "enrollment"): on the card in the reader — initialise (the new PIN
+ * IT mode of the client (SPEC §2 "enrollment"): on the card in the reader — ask the node whether it
+ * accepts the one-time code for the address (not spending it; a refusal leaves the card untouched), initialise (the new PIN
  * through a `pin.requested` prompt of purpose `enroll`; PUK and management key from the request),
  * generate 9C and 9D keys on the card with card-signed CSRs, POST them with the one-time code to the
  * org node's enrollment API, check the answer (keys, org CA under the SSMAX root) before writing,
@@ -99,6 +100,11 @@ export class EnrollmentService {
     if (status.state === 'no-reader' || status.state === 'no-card')
       throw new StepFailed('no-card', 'CardUnavailable', 'No card is in the reader: insert the card to enroll.');
     if (status.state === 'blocked') throw new StepFailed('pin-blocked', 'PinBlocked', 'The card\'s PIN is blocked: reset it with the PUK first.');
+
+    // Before anything on the card changes: re-enrolling an enrolled card with a wrong, used or expired
+    // code (or the wrong address) would otherwise replace its keys and orphan its certificates.
+    at('check-code');
+    await checkEnrollmentCode({ url, address: request.email, code: request.enrollmentCode, tlsCa });
 
     at('initialise');
     const newPin = await card.requestPin('enroll', `Choose the new PIN for ${request.email}'s card (6–8 digits)`);

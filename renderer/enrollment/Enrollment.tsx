@@ -14,6 +14,7 @@ import '../compose/forms.css';
 
 export const ENROLLMENT_STEPS: readonly EnrollmentStep[] = [
   'insert-card',
+  'check-code',
   'initialise',
   'generate-keys',
   'request-certificates',
