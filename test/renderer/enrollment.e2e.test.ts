@@ -19,8 +19,9 @@ import { startOrgNodeWorld, type OrgNodeWorld } from '../support/org-node-world'
  * enrollment API with a one-time code from its directory. The new PIN goes through the PIN dialog
  * (typed twice). The result is then judged by tools nobody here wrote: yubico-piv-tool reads the
  * card's status and certificates, OpenSSL reads those, the new PIN and PUK verify and the factory
- * ones do not. Then a second fresh card with the now used code: the refusal in plain words, no
- * certificate on that card and none issued. Screenshots `enroll-*.png` in .tmp/screenshots/.
+ * ones do not. Then a second fresh card with the now used code: the node refuses the code before
+ * the card is touched (step `check-code`), the refusal in plain words, that card still factory-fresh
+ * (factory PIN, no certificate) and nothing issued. Screenshots `enroll-*.png` in .tmp/screenshots/.
  */
 const execp = promisify(execFile);
 const SCREENSHOTS = join(process.cwd(), '.tmp', 'screenshots');
@@ -30,7 +31,7 @@ const NAME = 'Ken Watanabe';
 const NEW_PIN = '24681357';
 const NEW_PUK = '97531864';
 const NEW_MGMT = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
-const STEPS = ['insert-card', 'initialise', 'generate-keys', 'request-certificates', 'write-certificates', 'check', 'done'] as const;
+const STEPS = ['insert-card', 'check-code', 'initialise', 'generate-keys', 'request-certificates', 'write-certificates', 'check', 'done'] as const;
 
 describe('IT enrolls a fresh card through the wizard; third-party tools judge the card', () => {
   let buildDir: string;
@@ -96,8 +97,9 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
     await expect.poll(() => pinDialog().isVisible(), { timeout: 60_000 }).toBe(true);
     expect(await pinDialog().getByRole('heading').innerText()).toBe('Choose the new PIN');
     expect(await pinDialog().innerText()).toContain('To set up a staff ID card');
-    // While the dialog waits, the card is being initialised and nothing else has happened yet.
+    // While the dialog waits, the code has passed the node's check, the card is being initialised and nothing else has happened yet.
     expect(await statusOf('insert-card')).toBe('done');
+    expect(await statusOf('check-code')).toBe('done');
     expect(await statusOf('initialise')).toBe('current');
     expect(await statusOf('generate-keys')).toBe('pending');
     if (mismatchFirst) {
@@ -176,7 +178,7 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
     const current = [...new Set(log.filter((l) => l.endsWith(':current')).map((l) => l.split(':')[0]))];
     const order = current.map((s) => STEPS.indexOf(s as (typeof STEPS)[number]));
     expect(order).toEqual([...order].sort((x, y) => x - y));
-    expect(current.slice(0, 2)).toEqual(['insert-card', 'initialise']);
+    expect(current.slice(0, 3)).toEqual(['insert-card', 'check-code', 'initialise']);
     expect(log.filter((l) => l.endsWith(':failed'))).toEqual([]);
 
     // The serials shown are the ones the org node recorded as issued to Ken.
@@ -226,7 +228,7 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
     await must(piv('-a', 'change-puk', '-P', NEW_PUK, '-N', NEW_PUK));
   }, 90_000);
 
-  it('another fresh card with the now used code: the refusal in plain words, the card initialised but no certificate written, none issued', async () => {
+  it('another fresh card with the now used code: refused at the code check before the card is touched (no PIN asked), the refusal in plain words, the card still factory-fresh, none issued', async () => {
     await card.stop();
     card = await startVirtualCard(pcscd, { stateFile: join(dataDir, 'card-b.json') });
     await page.getByRole('button', { name: 'Enroll another card' }).click();
@@ -235,14 +237,17 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
     expect(await page.getByLabel('New PUK', { exact: true }).inputValue()).toBe('');
     await recordSteps();
     await page.getByRole('button', { name: 'Start enrollment' }).click();
-    await chooseNewPin(false);
     await expect.poll(() => page.getByTestId('enrollment-error').isVisible(), { timeout: 90_000 }).toBe(true);
     const error = page.getByTestId('enrollment-error');
     expect(await error.innerText()).toContain('The org CA refused the enrollment code (wrong, used or expired). Ask for a new code.');
-    expect(await page.getByTestId('enrollment-initialised').innerText()).toContain('already initialised with the new PIN');
-    expect(await statusOf('generate-keys')).toBe('done');
-    expect(await statusOf('request-certificates')).toBe('failed');
-    expect(await statusOf('write-certificates')).toBe('pending');
+    // The code was checked before the card was touched: no new PIN asked, no "already initialised" note.
+    expect(await pinDialog().isVisible()).toBe(false);
+    expect(await page.getByTestId('enrollment-initialised').count()).toBe(0);
+    expect(await statusOf('insert-card')).toBe('done');
+    expect(await statusOf('check-code')).toBe('failed');
+    expect(await statusOf('initialise')).toBe('pending');
+    expect(await statusOf('generate-keys')).toBe('pending');
+    expect(await statusOf('request-certificates')).toBe('pending');
     expect(await page.getByTestId('enrollment-summary').count()).toBe(0);
     await shot('enroll-refused-en');
     await audit('enrollment refused');
@@ -251,14 +256,14 @@ describe('IT enrolls a fresh card through the wizard; third-party tools judge th
     await shot('enroll-refused-ja');
     await setLanguage('en');
 
-    // What the wizard says about the card is what the card holds: the new PIN (the factory one
+    // What the wizard says about the card is what the card holds: still the factory PIN (the new one
     // refused), and no certificate in 9C or 9D; the node issued nothing more than Ken's first pair.
     const status = await must(piv('-a', 'status'));
     expect(status).not.toMatch(/Slot 9c:/);
     expect(status).not.toMatch(/Slot 9d:/);
     for (const slot of ['9c', '9d']) expect((await piv('-a', 'read-certificate', '-s', slot)).ok, slot).toBe(false);
-    expect(await must(piv('-a', 'verify-pin', '-P', NEW_PIN))).toContain('Successfully verified PIN');
-    expect((await piv('-a', 'verify-pin', '-P', '123456')).ok).toBe(false);
+    expect(await must(piv('-a', 'verify-pin', '-P', '123456'))).toContain('Successfully verified PIN');
+    expect((await piv('-a', 'verify-pin', '-P', NEW_PIN)).ok).toBe(false);
     expect((await world.org.directory.certificates(EMAIL)).length).toBe(2);
 
     expect(serious).toEqual([]);
