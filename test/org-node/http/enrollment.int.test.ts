@@ -147,9 +147,17 @@ describe('enrollment with the virtual card', () => {
         SSMAX_CARD_MGMT_KEY: mgmtKey,
         ...extra,
       });
+    // The enrolled card with a wrong code: refused by the node's code check before the card is touched.
+    const certBefore = await run('yubico-piv-tool', ['-r', 'Virtual PCD', '-a', 'read-certificate', '-s', '9c']);
+    expect(certBefore.code, certBefore.stderr).toBe(0);
     const refused = await enroll({ SSMAX_ENROLL_CODE: 'AAAA-AAAA-AAAA-AAAA-AAAA' });
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim()).toBe('ssmax: the node refused the enrollment (HTTP 401): The enrollment code is not valid for this address (unknown, used or expired).');
+    expect(refused.stderr.trim()).toBe('ssmax: the node refused the enrollment code (HTTP 401): The enrollment code is not valid for this address (unknown, used or expired).');
+    expect((await run('yubico-piv-tool', ['-r', 'Virtual PCD', '-a', 'read-certificate', '-s', '9c'])).stdout).toBe(certBefore.stdout);
+    // 9C's key still belongs to its certificate: yubico-piv-tool signs on the card and verifies with the certificate.
+    await wd.file('cert9c-before.pem', certBefore.stdout);
+    const keyTest = await run('yubico-piv-tool', ['-r', 'Virtual PCD', '-a', 'verify-pin', '-P', PIN, '-a', 'test-signature', '-s', '9c', '-i', wd.path('cert9c-before.pem')]);
+    expect(keyTest.code, `${keyTest.stdout}${keyTest.stderr}`).toBe(0);
 
     const before = (await org.directory.certificates('ken@card.example.jp')).map((c) => c.serial);
     const { code } = await org.directory.createEnrollmentCode('ken@card.example.jp', 600_000, 'test');
