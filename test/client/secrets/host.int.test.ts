@@ -54,7 +54,7 @@ describe('account passwords through the service host', () => {
     try {
       expect((await desktop.accounts.list()).map((a) => a.email)).toEqual(['kaori@a.example']);
       expect((await desktop.app.info()).notices).toEqual([]);
-      expect(await desktop.mail.credentials('acct-1')).toEqual({ email: 'kaori@a.example', user: 'kaori@a.example', pass: 'kaori-imap-pw' });
+      expect(await desktop.mail.credentials('acct-1')).toEqual({ email: 'kaori@a.example', displayName: 'Kaori', user: 'kaori@a.example', pass: 'kaori-imap-pw' });
     } finally {
       await desktop.close();
     }
