@@ -87,7 +87,8 @@ describe('the renderer through the loopback bridge in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'settings-en.png') });
     await page.getByLabel('日本語').check();
     await expect.poll(() => page.locator('h1').textContent()).toBe('設定');
-    expect(await page.getByRole('status').innerText()).toBe('保存しました。表示言語は日本語になりました。');
+    // The status line follows the save's answer, which may land after the re-render in Japanese.
+    await expect.poll(() => page.getByRole('status').innerText()).toBe('保存しました。表示言語は日本語になりました。');
     expect(await page.locator('html').getAttribute('lang')).toBe('ja');
     expect(await page.getByRole('button', { name: 'メール', exact: true }).count()).toBe(1);
     await page.screenshot({ path: join(SCREENSHOTS, 'settings-ja.png') });
