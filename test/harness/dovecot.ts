@@ -8,7 +8,7 @@ import {
   Daemon,
   HarnessError,
   disposeWorkDir,
-  freePort,
+  freePorts,
   makeWorkDir,
   waitFor,
   waitForListening,
@@ -252,8 +252,9 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
   let lmtp: Endpoint | undefined;
   // A port from freePort() can be taken by someone else before Dovecot binds it; try fresh ports then.
   for (let attempt = 1; ; attempt++) {
-    imap = { host: HOST, port: await freePort(HOST) };
-    lmtp = { host: HOST, port: await freePort(HOST) };
+    const [imapPort, lmtpPort] = await freePorts(2, HOST);
+    imap = { host: HOST, port: imapPort ?? 0 };
+    lmtp = { host: HOST, port: lmtpPort ?? 0 };
     writeFileSync(
       configFile,
       renderConfig({ dir, instance, imapPort: imap.port, lmtpPort: lmtp.port, firstValidUid: Math.min(owner.uid, 500), tls, ...(opts.saslForPostfix ? { saslForPostfix: true } : {}) }),
@@ -265,7 +266,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotHa
       break;
     } catch (err) {
       await daemon.stop();
-      if (attempt < 3 && /Address already in use/.test(daemon.logTail(50))) continue;
+      if (attempt < 3 && /Address already in use|duplicate listener/.test(daemon.logTail(50))) continue;
       await disposeWorkDir(SERVICE, dir, { keepDir: true });
       throw err instanceof HarnessError ? err : new HarnessError(`did not start:\n${daemon.logTail()}`, SERVICE, { cause: err });
     }

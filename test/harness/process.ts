@@ -82,6 +82,32 @@ export async function disposeWorkDir(name: string, dir: string, opts?: StopOptio
 }
 
 /** Asks the kernel for a free TCP port on the given loopback address. */
+/**
+ * `count` distinct free ports: all are held open until every one is known, so two calls in a row
+ * cannot hand out the same port (the OS may reuse a just-closed ephemeral port).
+ */
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.unref();
+            srv.on('error', reject);
+            srv.listen(0, host, () => {
+              const addr = srv.address();
+              if (addr === null || typeof addr === 'string') reject(new Error('no port'));
+              else resolve(addr.port);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
+  }
+}
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
