@@ -9,6 +9,7 @@ import {
   HarnessError,
   disposeWorkDir,
   freePort,
+  freePorts,
   makeWorkDir,
   tailOf,
   waitFor,
@@ -227,8 +228,10 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixHa
   let reinject: Endpoint | undefined;
   // A port from freePort() can be taken before the master binds it; then try again with fresh ones.
   for (let attempt = 1; ; attempt++) {
-    smtp = { host: HOST, port: await freePort(HOST) };
-    reinject = { host: HOST, port: await freePort(HOST) };
+    // Distinct from each other and from the filter port (the OS may hand a just-closed port out again).
+    const ports = (await freePorts(3, HOST)).filter((p) => p !== filterPort);
+    smtp = { host: HOST, port: ports[0] ?? 0 };
+    reinject = { host: HOST, port: ports[1] ?? 0 };
     writeFileSync(join(configDir, 'master.cf'), renderMasterCf({ smtpPort: smtp.port, reinjectPort: reinject.port }));
     daemon = new Daemon({ name: SERVICE, command: 'postfix', args: ['-c', configDir, 'start-fg'], logFile: runLog, cwd: dir });
     try {
