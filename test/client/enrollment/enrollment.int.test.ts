@@ -71,13 +71,22 @@ const request = (extra: Partial<EnrollmentRequest> = {}): EnrollmentRequest => (
 });
 
 /** yubico-piv-tool (libykpiv, not our code) against the virtual card: exit status and all it printed. */
-function piv(args: string[], input = ''): Promise<{ ok: boolean; out: string }> {
+function pivOnce(args: string[], input: string): Promise<{ ok: boolean; out: string }> {
   return new Promise((done) => {
     const child = execFile('yubico-piv-tool', ['-r', 'Virtual PCD', ...args], { env: { ...process.env, ...pcscd.env }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) =>
       done({ ok: !err, out: `${stdout}${stderr}` }),
     );
     child.stdin?.end(input);
   });
+}
+
+/** yubico-piv-tool on the card; while the client's card service still holds the card (just after a refused step), it cannot connect: wait and try again. */
+async function piv(args: string[], input = ''): Promise<{ ok: boolean; out: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await pivOnce(args, input);
+    if (r.ok || attempt === 10 || !/Failed to connect/.test(r.out)) return r;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /** What the card holds in 9C/9D: the certificates as read back, and whether each slot's key still matches its certificate. */
